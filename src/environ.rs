@@ -1,0 +1,242 @@
+//! `environ`: the CGI-style description of one request (SPEC §2, PEP 3333).
+//!
+//! It is built in two layers, as in wsgiref: the server builds the keys that never change
+//! ([`ServerEnviron`], once), and each request adds its own ([`Environ::from_request`]).
+
+use crate::http::{Head, RequestBody, latin1};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::ops::Index;
+use std::rc::Rc;
+
+/// `SERVER_SOFTWARE`, also sent as the `Server` header.
+pub const SERVER_SOFTWARE: &str = concat!("wsgi-lab/", env!("CARGO_PKG_VERSION"));
+
+/// The request as the app sees it: string keys (`REQUEST_METHOD`, `PATH_INFO`, `HTTP_HOST`, …
+/// and `wsgi.url_scheme`) plus the typed `wsgi.*` entries as methods.
+///
+/// ```
+/// use wsgi_lab::Environ;
+/// use std::io::Read;
+///
+/// let mut environ = Environ::new();
+/// environ.set("PATH_INFO", "/hello");
+/// environ.set_input(b"name=Ada".to_vec());
+/// assert_eq!(&environ["PATH_INFO"], "/hello");
+/// assert_eq!(environ.get("QUERY_STRING"), None);
+/// let mut body = String::new();
+/// environ.input().read_to_string(&mut body).unwrap();
+/// assert_eq!(body, "name=Ada");
+/// ```
+#[derive(Clone)]
+pub struct Environ {
+    vars: BTreeMap<String, String>,
+    input: Input,
+    multithread: bool,
+}
+
+impl Environ {
+    /// An environ with no keys and an empty `wsgi.input`; see also
+    /// [`crate::util::setup_testing_defaults`].
+    pub fn new() -> Self {
+        Environ { vars: BTreeMap::new(), input: Input::new(Box::new(io::empty())), multithread: false }
+    }
+
+    /// The value of a string key, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars.get(key).map(String::as_str)
+    }
+
+    /// Sets a string key (middleware rewrites `SCRIPT_NAME` and `PATH_INFO` this way).
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.vars.insert(key.into(), value.into());
+    }
+
+    /// Removes a string key and returns its value.
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        self.vars.remove(key)
+    }
+
+    /// The string keys and values, sorted by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// `wsgi.input`: the request body, already fully received. Reads end at the end of the body.
+    /// Clones share one read position, as Python's file object would.
+    pub fn input(&self) -> Input {
+        self.input.clone()
+    }
+
+    /// Replaces `wsgi.input` with the given bytes, and sets `CONTENT_LENGTH` to match.
+    pub fn set_input(&mut self, body: Vec<u8>) {
+        self.set("CONTENT_LENGTH", body.len().to_string());
+        self.input = Input::new(Box::new(io::Cursor::new(body)));
+    }
+
+    /// `wsgi.errors`: where the app's error output goes, the server's log (stderr).
+    pub fn errors(&self) -> io::Stderr {
+        io::stderr()
+    }
+
+    /// `wsgi.multithread`: true in pool mode, where other requests run at the same time.
+    pub fn multithread(&self) -> bool {
+        self.multithread
+    }
+
+    /// `wsgi.multiprocess`: always false; wsgi-lab serves from one process.
+    pub fn multiprocess(&self) -> bool {
+        false
+    }
+
+    /// `wsgi.run_once`: always false; the app is called for many requests.
+    pub fn run_once(&self) -> bool {
+        false
+    }
+
+    /// Every entry as text, the typed `wsgi.*` ones included, sorted by key: what `demo_app`
+    /// prints.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> =
+            self.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        all.push(("wsgi.errors".into(), "<stderr>".into()));
+        all.push(("wsgi.input".into(), "<request body>".into()));
+        all.push(("wsgi.multiprocess".into(), self.multiprocess().to_string()));
+        all.push(("wsgi.multithread".into(), self.multithread.to_string()));
+        all.push(("wsgi.run_once".into(), self.run_once().to_string()));
+        all.sort();
+        all
+    }
+
+    /// The environ of one request: the server's keys, then the request's (SPEC §2).
+    /// `script_name` and `path_info` come from mounting ([`crate::mount`]).
+    pub fn from_request(
+        server: &ServerEnviron,
+        head: &Head,
+        body: RequestBody,
+        peer: SocketAddr,
+        (script_name, path_info): (&str, &str),
+    ) -> io::Result<Environ> {
+        let mut vars = server.vars.clone();
+        let (_, query) = split_target(&head.target);
+        let body_len = body.len();
+        vars.insert("REQUEST_METHOD".into(), head.method.clone());
+        vars.insert("REQUEST_URI".into(), head.target.clone());
+        vars.insert("SCRIPT_NAME".into(), script_name.into());
+        vars.insert("PATH_INFO".into(), path_info.into());
+        vars.insert("QUERY_STRING".into(), query.into());
+        vars.insert("SERVER_PROTOCOL".into(), format!("HTTP/1.{}", head.minor));
+        vars.insert("REMOTE_ADDR".into(), peer.ip().to_string());
+        vars.insert("REMOTE_PORT".into(), peer.port().to_string());
+        for (name, value) in &head.headers {
+            // `X_Forwarded_For` would become the same key as `X-Forwarded-For`: a spoofing door.
+            if name.contains('_') {
+                continue;
+            }
+            let key = match name.to_ascii_uppercase().replace('-', "_") {
+                k if k == "CONTENT_TYPE" || k == "CONTENT_LENGTH" => k,
+                k => format!("HTTP_{k}"),
+            };
+            vars.entry(key).and_modify(|v| *v = format!("{v}, {value}")).or_insert_with(|| value.clone());
+        }
+        if head.header("transfer-encoding").is_some() {
+            vars.insert("CONTENT_LENGTH".into(), body_len.to_string());
+        }
+        let input = Input::new(body.into_reader()?);
+        Ok(Environ { vars, input, multithread: server.multithread })
+    }
+}
+
+impl Default for Environ {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Index<&str> for Environ {
+    type Output = str;
+
+    /// `environ["KEY"]`, which panics on a missing key as Python's `KeyError` would stop the app.
+    fn index(&self, key: &str) -> &str {
+        match self.vars.get(key) {
+            Some(value) => value,
+            None => panic!("environ has no key {key:?}; use environ.get({key:?}) when it may be absent"),
+        }
+    }
+}
+
+impl fmt::Debug for Environ {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.describe()).finish()
+    }
+}
+
+/// `wsgi.input`: a reader over the request body. Cloning shares the position.
+#[derive(Clone)]
+pub struct Input(Rc<RefCell<Box<dyn Read>>>);
+
+impl Input {
+    fn new(reader: Box<dyn Read>) -> Self {
+        Input(Rc::new(RefCell::new(reader)))
+    }
+}
+
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.borrow_mut().read(buf)
+    }
+}
+
+/// The keys every request of one server shares (wsgiref's `setup_environ`): built once.
+#[derive(Debug, Clone)]
+pub struct ServerEnviron {
+    vars: BTreeMap<String, String>,
+    multithread: bool,
+}
+
+impl ServerEnviron {
+    /// The server-level keys for a server bound to `addr`.
+    pub fn new(addr: SocketAddr, multithread: bool) -> Self {
+        let mut vars = BTreeMap::new();
+        vars.insert("SERVER_NAME".to_string(), addr.ip().to_string());
+        vars.insert("SERVER_PORT".to_string(), addr.port().to_string());
+        vars.insert("SERVER_SOFTWARE".to_string(), SERVER_SOFTWARE.to_string());
+        vars.insert("GATEWAY_INTERFACE".to_string(), "CGI/1.1".to_string());
+        vars.insert("wsgi.url_scheme".to_string(), "http".to_string());
+        ServerEnviron { vars, multithread }
+    }
+}
+
+/// Splits a request target into its path and its raw query. An absolute-form target
+/// (`http://host/p?q`) is reduced to its path.
+///
+/// ```
+/// use wsgi_lab::environ::split_target;
+/// assert_eq!(split_target("/a/b?x=1&y"), ("/a/b", "x=1&y"));
+/// assert_eq!(split_target("http://example.com:8080/p?q"), ("/p", "q"));
+/// assert_eq!(split_target("http://example.com"), ("/", ""));
+/// ```
+pub fn split_target(target: &str) -> (&str, &str) {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let path = match path.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => path,
+    };
+    (path, query)
+}
+
+/// Percent-decodes a path and maps each byte to the char of the same number (PEP 3333's
+/// latin-1 "bytes as native strings"): `/caf%C3%A9` becomes `/cafÃ©`. Use
+/// [`crate::util::to_utf8`] to get `/café` back.
+///
+/// ```
+/// use wsgi_lab::environ::decode_path;
+/// assert_eq!(decode_path("/a%20b/c%2Fd%C3%A9"), "/a b/c/dÃ©");
+/// ```
+pub fn decode_path(path: &str) -> String {
+    let bytes: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
+    latin1(&bytes)
+}

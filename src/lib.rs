@@ -1,0 +1,61 @@
+//! # wsgi-lab: how a Python web app is served, in Rust you can run, read and measure
+//!
+//! Python's tutorials serve an app in two lines: wsgiref's `make_server('', 5000, app)` and
+//! `serve_forever()`, or waitress's `serve(app, threads=4)`. wsgi-lab is the same, in Rust:
+//!
+//! ```no_run
+//! use wsgi_lab::{make_server, Body, Environ, StartResponse};
+//!
+//! fn web_app(environ: &Environ, start_response: StartResponse) -> Body {
+//!     let status = "200 OK";
+//!     let headers = vec![("content-type", "text/html; charset=utf-8")];
+//!     start_response(status, headers);
+//!     Body::from(vec![b"<h2>Hi there, this is WSGI server</h2>".to_vec()])
+//! }
+//!
+//! let server = make_server("", 5000, web_app)?;
+//! println!("serving on port 5000...\nvisit http://127.0.0.1:5000\nTo exit press ctrl + c");
+//! server.serve_forever()?;
+//! # Ok::<(), wsgi_lab::Error>(())
+//! ```
+//!
+//! An app is a function of `environ` (the request, as CGI-style keys) and `start_response`
+//! (how the app sets the status and headers), returning the body as byte chunks. The server
+//! turns bytes from the network into an environ, calls the app, and turns what it returns back
+//! into bytes. Each step has a module of its own:
+//!
+//! | module | what it holds | Python twin |
+//! |---|---|---|
+//! | [`app`] | the contract: [`App`], [`StartResponse`], [`Body`] | PEP 3333 |
+//! | [`environ`] | [`Environ`] and `wsgi.input` | the `environ` dict |
+//! | [`http`] | request heads and bodies in, responses out, [`HttpError`] | `wsgiref.handlers`, waitress's parser |
+//! | [`handler`] | one request: environ → app → response | `BaseHandler.run` |
+//! | [`server`] | [`make_server`], [`serve`], [`Server`], shutdown | `wsgiref.simple_server`, `waitress.serve` |
+//! | [`pool`] | pool mode: the workers and the poller | waitress's task dispatcher |
+//! | [`mount`] | `url_prefix` | waitress's `url_prefix` |
+//! | [`util`] | `shift_path_info`, `request_uri`, … | `wsgiref.util` |
+//! | [`apps`] | the built-in demo apps, [`apps::demo_app`] | `wsgiref.simple_server.demo_app` |
+//! | [`testing`] | calling an app with no socket | wsgiref's in-memory handler |
+//! | [`log`] | the access log | `WSGIRequestHandler.log_message` |
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod apps;
+pub mod environ;
+pub mod handler;
+pub mod http;
+pub mod log;
+pub mod mount;
+pub mod pool;
+pub mod server;
+pub mod testing;
+pub mod util;
+
+pub use app::{App, Body, StartResponse};
+pub use environ::Environ;
+pub use http::HttpError;
+pub use log::Log;
+pub use mount::{Mount, UrlPrefix};
+pub use server::{Error, Mode, Options, Server, ShutdownHandle, make_server, serve};
