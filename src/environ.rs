@@ -218,12 +218,14 @@ impl ServerEnviron {
 /// assert_eq!(split_target("/a/b?x=1&y"), ("/a/b", "x=1&y"));
 /// assert_eq!(split_target("http://example.com:8080/p?q"), ("/p", "q"));
 /// assert_eq!(split_target("http://example.com"), ("/", ""));
+/// assert_eq!(split_target("/go/http://example.com/p"), ("/go/http://example.com/p", ""));
 /// ```
 pub fn split_target(target: &str) -> (&str, &str) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    // Only a target that does not start with "/" is absolute-form: "/go/http://x/y" is a path.
     let path = match path.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
-        None => path,
+        Some((_, rest)) if !path.starts_with('/') => rest.find('/').map_or("/", |i| &rest[i..]),
+        _ => path,
     };
     (path, query)
 }

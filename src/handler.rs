@@ -4,7 +4,7 @@
 
 use crate::app::{check_header, check_status};
 use crate::environ::{ServerEnviron, decode_path, split_target};
-use crate::http::response::{PanickedBeforeSending, Reply, Written, header, panic_message, write_response};
+use crate::http::response::{PanickedBeforeSending, Reply, Written, panic_message, write_response};
 use crate::http::{HttpError, Request};
 use crate::{App, Body, Environ, Log, StartResponse, UrlPrefix};
 use std::cell::RefCell;
@@ -78,12 +78,25 @@ pub fn call_app(app: &dyn App, environ: &Environ) -> Result<AppResponse, String>
     for (name, value) in &headers {
         check_header(name, value)?;
     }
-    if let Some(length) = header(&headers, "content-length")
-        && (length.is_empty() || !length.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(format!(
-            "Content-Length {length:?} is not a number: pass the body's size in bytes, or leave it out"
-        ));
+    // The server frames the body by this header, so it must be one number the server can use:
+    // otherwise the client would get two conflicting lengths.
+    let lengths: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    match lengths.as_slice() {
+        [] => {}
+        [length] if length.is_empty() || !length.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(format!(
+                "Content-Length {length:?} is not a number: pass the body's size in bytes, or leave it out"
+            ));
+        }
+        [length] if length.parse::<u64>().is_err() => {
+            return Err(format!("Content-Length {length} is too large for any body: pass the body's size"));
+        }
+        [_] => {}
+        _ => return Err("Content-Length was set more than once: set it once, or leave it out".to_string()),
     }
     Ok(AppResponse { status, headers, body })
 }
@@ -99,7 +112,7 @@ impl Handler<'_> {
         out: &mut W,
     ) -> io::Result<Written> {
         let Request { head, body } = request;
-        let request_line = format!("{} {} HTTP/1.{}", head.method, head.target, head.minor);
+        let request_line = head.request_line();
         let head_only = head.method == "HEAD";
         let path = decode_path(split_target(&head.target).0);
         let written = match self.prefix.split(&path) {

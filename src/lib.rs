@@ -31,7 +31,9 @@
 //! | [`http`] | request heads and bodies in, responses out, [`HttpError`] | `wsgiref.handlers`, waitress's parser |
 //! | [`handler`] | one request: environ → app → response | `BaseHandler.run` |
 //! | [`server`] | [`make_server`], [`serve`], [`Server`], shutdown | `wsgiref.simple_server`, `waitress.serve` |
-//! | [`pool`] | pool mode: the workers and the poller | waitress's task dispatcher |
+//! | [`pool`] | the `ThreadPool` of `Worker`s that run the app in pool mode | waitress's task dispatcher |
+//! | `poller` | pool mode's event loop: parks idle connections, receives requests | waitress's `asyncore` channels |
+//! | [`stats`] | what each worker is doing, for the live view | — |
 //! | [`mount`] | `url_prefix` | waitress's `url_prefix` |
 //! | [`util`] | `shift_path_info`, `request_uri`, … | `wsgiref.util` |
 //! | [`apps`] | the built-in demo apps, [`apps::demo_app`] | `wsgiref.simple_server.demo_app` |
@@ -48,8 +50,10 @@ pub mod handler;
 pub mod http;
 pub mod log;
 pub mod mount;
+mod poller;
 pub mod pool;
 pub mod server;
+pub mod stats;
 pub mod testing;
 pub mod util;
 

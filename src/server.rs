@@ -9,6 +9,7 @@
 use crate::environ::ServerEnviron;
 use crate::handler::{Handler, write_error};
 use crate::http::{HttpError, Limits, Receiver, Step};
+use crate::stats::Stats;
 use crate::{App, Log, UrlPrefix};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -154,6 +155,7 @@ pub struct Server {
     mode: Mode,
     shutdown: ShutdownHandle,
     ctrl_c: bool,
+    stats: Arc<Stats>,
 }
 
 /// Binds `host:port` and returns a single-threaded server for `app`, as wsgiref's
@@ -218,6 +220,7 @@ impl Server {
             mode,
             shutdown: ShutdownHandle::default(),
             ctrl_c: true,
+            stats: Arc::default(),
         })
     }
 
@@ -269,6 +272,19 @@ impl Server {
         self.mode
     }
 
+    /// Live counters: what each worker is doing, requests served, connections open.
+    pub fn stats(&self) -> Arc<Stats> {
+        self.stats.clone()
+    }
+
+    pub(crate) fn app(&self) -> Arc<dyn App> {
+        self.app.clone()
+    }
+
+    pub(crate) fn listener(&self) -> &TcpListener {
+        &self.listener
+    }
+
     /// A handle that stops `serve_forever` from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.shutdown.clone()
@@ -288,7 +304,7 @@ impl Server {
         let _ctrl_c = self.ctrl_c.then(|| ctrl_c::register(&self.shutdown));
         let result = match self.mode {
             Mode::Single => self.serve_single(None),
-            Mode::Pool => crate::pool::serve(self),
+            Mode::Pool => crate::poller::serve(self),
         };
         self.shutdown.0.stop.store(false, Ordering::SeqCst);
         result.map_err(Error::Io)
@@ -304,7 +320,7 @@ impl Server {
         let environ = ServerEnviron::new(self.addr, false);
         let handler = Handler { app: self.app.as_ref(), environ: &environ, prefix: &self.prefix, log: &log };
         let mut poll = Poll::new()?;
-        self.shutdown.set_waker(Waker::new(poll.registry(), WAKE)?);
+        self.shutdown.set_waker(Arc::new(Waker::new(poll.registry(), WAKE)?));
         self.listener.set_nonblocking(true)?;
         poll.registry().register(&mut SourceFd(&self.listener.as_raw_fd()), LISTENER, Interest::READABLE)?;
         let mut events = Events::with_capacity(8);
@@ -427,7 +443,7 @@ pub struct ShutdownHandle(Arc<ShutdownState>);
 struct ShutdownState {
     stop: AtomicBool,
     /// Wakes the serving thread's poller; replaced each time `serve_forever` starts.
-    waker: Mutex<Option<Waker>>,
+    waker: Mutex<Option<Arc<Waker>>>,
 }
 
 impl ShutdownHandle {
@@ -445,7 +461,7 @@ impl ShutdownHandle {
         self.0.stop.load(Ordering::SeqCst)
     }
 
-    pub(crate) fn set_waker(&self, waker: Waker) {
+    pub(crate) fn set_waker(&self, waker: Arc<Waker>) {
         *self.0.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker);
     }
 

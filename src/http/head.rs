@@ -70,15 +70,18 @@ pub fn parse_head(buf: &[u8], max_size: usize) -> Result<Option<(Head, usize)>, 
     }
 }
 
-/// `HTTP/2.0` or `HTTP/1.2` is a version we do not speak (505); `HTPT/1.1` is garbage (400).
+/// `HTTP/2.0` or `HTTP/1.2` is a version we do not speak (505); `HTPT/1.1`, `HTTP/1.1x` or a
+/// request line with a space too many (`GET /a b HTTP/1.1`) is garbage (400). Only the third
+/// word counts, and only its digits and dots: httparse fails at the first byte that cannot be
+/// `HTTP/1.0` or `HTTP/1.1`, so the answer is the same however much of the line has arrived.
 fn looks_like_other_version(buf: &[u8]) -> bool {
     let line_end = buf.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(buf.len());
-    let line = String::from_utf8_lossy(&buf[..line_end]);
-    let version = line.rsplit(' ').next().unwrap_or("");
-    match version.strip_prefix("HTTP/") {
-        Some(v) => !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.'),
-        None => false,
-    }
+    let Some(version) = buf[..line_end].splitn(3, |&b| b == b' ').nth(2) else { return false };
+    let Some(number) = version.strip_prefix(b"HTTP/") else { return false };
+    let number = &number[..number.iter().take_while(|&&b| b.is_ascii_digit() || b == b'.').count()];
+    number.first().is_some_and(u8::is_ascii_digit)
+        && !b"1.0".starts_with(number)
+        && !b"1.1".starts_with(number)
 }
 
 /// Bytes to a string, one char per byte (ISO-8859-1), as PEP 3333 does for headers and paths.
@@ -87,6 +90,11 @@ pub fn latin1(bytes: &[u8]) -> String {
 }
 
 impl Head {
+    /// `GET /path HTTP/1.1`, as the access log shows it.
+    pub fn request_line(&self) -> String {
+        format!("{} {} HTTP/1.{}", self.method, self.target, self.minor)
+    }
+
     /// All values of a header, case-insensitively, in order.
     pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
