@@ -6,18 +6,22 @@ use std::sync::Arc;
 
 mod demo;
 mod echo;
+mod files;
 
 pub use demo::demo_app;
 pub use echo::echo;
+pub use files::Files;
 
 /// The names `--app` accepts, with what each does.
-pub const APPS: [(&str, &str); 6] = [
+pub const APPS: [(&str, &str); 8] = [
     ("hello", "200 text/plain \"Hello, World!\""),
     ("demo", "wsgiref's demo_app: Hello world! and the environ"),
     ("echo", "the environ and the request body, as JSON"),
     ("sleep", "?ms=N (default 100): sleeps, then \"slept N ms\""),
     ("stream", "?chunks=N&size=B: N chunks of B bytes, no Content-Length"),
     ("error", "/before panics before start_response, /after after the first chunk"),
+    ("cpu", "?n=N (default 1000000): N steps of CPU-bound work, then the result"),
+    ("files", "static files under --root (default: the current directory)"),
 ];
 
 /// The built-in app of that name.
@@ -34,6 +38,8 @@ pub fn by_name(name: &str) -> Option<Arc<dyn App>> {
         "sleep" => Arc::new(sleep),
         "stream" => Arc::new(stream),
         "error" => Arc::new(error),
+        "cpu" => Arc::new(cpu),
+        "files" => Arc::new(Files::new(".").ok()?),
         _ => return None,
     };
     Some(app)
@@ -71,6 +77,26 @@ pub fn stream(environ: &Environ, start_response: StartResponse) -> Body {
     let size = query_number(environ, "size").unwrap_or(16) as usize;
     start_response("200 OK", vec![("Content-Type", "application/octet-stream")]);
     Body::stream((0..chunks).map(move |i| vec![b'a' + (i % 26) as u8; size]))
+}
+
+/// `?n=N` steps of pure computation (default 1,000,000, about a millisecond): work that needs a
+/// core the whole time, so more threads than cores do not make it faster.
+///
+/// ```
+/// use wsgi_lab::{apps::cpu, testing};
+/// assert!(testing::get(&cpu, "/?n=1000").text().starts_with("computed 1000 steps"));
+/// ```
+pub fn cpu(environ: &Environ, start_response: StartResponse) -> Body {
+    let steps = query_number(environ, "n").unwrap_or(1_000_000);
+    let mut x: u64 = 1;
+    for _ in 0..steps {
+        // A linear congruential step; black_box keeps the optimiser from skipping the loop.
+        x = std::hint::black_box(
+            x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407),
+        );
+    }
+    start_response("200 OK", vec![("Content-Type", "text/plain; charset=utf-8")]);
+    Body::from(format!("computed {steps} steps: {x:016x}"))
 }
 
 /// Fails on purpose: `/before` panics before calling `start_response` (the client gets a 500),
