@@ -6,6 +6,7 @@ use crate::app::{check_header, check_status};
 use crate::environ::{ServerEnviron, decode_path, split_target};
 use crate::http::response::{PanickedBeforeSending, Reply, Written, panic_message, write_response};
 use crate::http::{HttpError, Request};
+use crate::proxy::ProxyPolicy;
 use crate::{App, Body, Environ, Log, StartResponse, UrlPrefix};
 use std::cell::RefCell;
 use std::io::{self, Write};
@@ -20,6 +21,8 @@ pub struct Handler<'a> {
     pub environ: &'a ServerEnviron,
     /// Where the app is mounted.
     pub prefix: &'a UrlPrefix,
+    /// Which proxy headers to believe.
+    pub proxy: &'a ProxyPolicy,
     /// Where access lines and errors go.
     pub log: &'a Log,
 }
@@ -122,7 +125,8 @@ impl Handler<'_> {
             }
             Some(rest) => {
                 let mount = (self.prefix.as_str(), rest);
-                let environ = Environ::from_request(self.environ, &head, body, peer, mount)?;
+                let mut environ = Environ::from_request(self.environ, &head, body, peer, mount)?;
+                self.proxy.apply(&mut environ);
                 let keep_alive = keep_alive && head.wants_keep_alive();
                 let answered = call_app(self.app, &environ).map(|r| {
                     let reply = Reply {

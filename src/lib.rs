@@ -35,6 +35,7 @@
 //! | `poller` | pool mode's event loop: parks idle connections, receives requests | waitress's `asyncore` channels |
 //! | [`stats`] | what each worker is doing, for the live view | — |
 //! | [`mount`] | `url_prefix` | waitress's `url_prefix` |
+//! | [`proxy`] | `trusted_proxy`: believing `X-Forwarded-*` only from the proxy | waitress's `trusted_proxy` |
 //! | [`util`] | `shift_path_info`, `request_uri`, … | `wsgiref.util` |
 //! | [`apps`] | the built-in demo apps, [`apps::demo_app`] | `wsgiref.simple_server.demo_app` |
 //! | [`testing`] | calling an app with no socket | wsgiref's in-memory handler |
@@ -52,6 +53,7 @@ pub mod log;
 pub mod mount;
 mod poller;
 pub mod pool;
+pub mod proxy;
 pub mod server;
 pub mod stats;
 pub mod testing;

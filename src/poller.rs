@@ -86,6 +86,7 @@ struct Shared {
     app: Arc<dyn App>,
     environ: ServerEnviron,
     prefix: UrlPrefix,
+    proxy: crate::proxy::ProxyPolicy,
     log: Log,
     options: Options,
     stats: Arc<Stats>,
@@ -112,6 +113,7 @@ pub(crate) fn serve(server: &Server) -> io::Result<()> {
         app: server.app(),
         environ: ServerEnviron::new(server.server_address(), true),
         prefix: UrlPrefix::new(&options.url_prefix),
+        proxy: server.proxy().clone(),
         log: Log { access: options.log_requests },
         stats: server.stats(),
         table: Mutex::new(table),
@@ -154,6 +156,7 @@ fn answer(shared: &Shared, mut conn: Conn, request: Request) -> Option<Conn> {
         app: shared.app.as_ref(),
         environ: &shared.environ,
         prefix: &shared.prefix,
+        proxy: &shared.proxy,
         log: &shared.log,
     };
     let mut out = NonBlockingWriter { stream: &conn.stream, blocking: false };

@@ -9,7 +9,8 @@
 use crate::environ::ServerEnviron;
 use crate::handler::{Handler, write_error};
 use crate::http::{HttpError, Limits, Receiver, Step};
-use crate::stats::Stats;
+use crate::proxy::ProxyPolicy;
+use crate::stats::{Stats, WorkerState};
 use crate::{App, Log, UrlPrefix};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -53,6 +54,11 @@ pub struct Options {
     pub connection_limit: usize,
     /// How long shutdown waits for requests in flight, default 10 s.
     pub shutdown_timeout: Duration,
+    /// The reverse proxy whose `X-Forwarded-*` / `Forwarded` headers are believed
+    /// (waitress's `trusted_proxy`); from anyone else they are removed.
+    pub trusted_proxy: Option<std::net::IpAddr>,
+    /// Which proxy headers to believe from it, such as `["x-forwarded-for", "x-forwarded-proto"]`.
+    pub trusted_proxy_headers: Vec<String>,
     /// One access line per request on stderr.
     pub log_requests: bool,
 }
@@ -73,6 +79,8 @@ impl Default for Options {
             spool_threshold: limits.spool_threshold,
             connection_limit: 2048,
             shutdown_timeout: Duration::from_secs(10),
+            trusted_proxy: None,
+            trusted_proxy_headers: Vec::new(),
             log_requests: true,
         }
     }
@@ -120,6 +128,8 @@ pub enum Error {
         /// Why the OS refused.
         source: io::Error,
     },
+    /// An option that cannot work, with what to do instead.
+    Config(String),
     /// Anything else the OS refused while serving.
     Io(io::Error),
 }
@@ -132,6 +142,7 @@ impl fmt::Display for Error {
                 write!(f, "cannot bind {addr}: the port is taken by another program ({source})")
             }
             Error::Bind { addr, source } => write!(f, "cannot bind {addr}: {source}"),
+            Error::Config(message) => write!(f, "{message}"),
             Error::Io(source) => write!(f, "{source}"),
         }
     }
@@ -156,6 +167,7 @@ pub struct Server {
     shutdown: ShutdownHandle,
     ctrl_c: bool,
     stats: Arc<Stats>,
+    proxy: ProxyPolicy,
 }
 
 /// Binds `host:port` and returns a single-threaded server for `app`, as wsgiref's
@@ -201,7 +213,7 @@ impl Server {
                 source: io::ErrorKind::NotFound.into(),
             })?;
         let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr: shown, source })?;
-        Ok(Server::from_listener(listener, app, options, mode)?)
+        Server::from_listener(listener, app, options, mode)
     }
 
     /// Serves on a listener bound elsewhere (tests bind `127.0.0.1:0` themselves this way).
@@ -210,8 +222,11 @@ impl Server {
         app: impl App + 'static,
         options: Options,
         mode: Mode,
-    ) -> io::Result<Server> {
+    ) -> Result<Server, Error> {
+        let names: Vec<&str> = options.trusted_proxy_headers.iter().map(String::as_str).collect();
+        let proxy = ProxyPolicy::new(options.trusted_proxy, &names).map_err(Error::Config)?;
         Ok(Server {
+            proxy,
             addr: listener.local_addr()?,
             listener,
             app: Arc::new(app),
@@ -281,6 +296,10 @@ impl Server {
         self.app.clone()
     }
 
+    pub(crate) fn proxy(&self) -> &ProxyPolicy {
+        &self.proxy
+    }
+
     pub(crate) fn listener(&self) -> &TcpListener {
         &self.listener
     }
@@ -318,16 +337,25 @@ impl Server {
     fn serve_single(&self, mut count: Option<usize>) -> io::Result<()> {
         let log = Log { access: self.options.log_requests };
         let environ = ServerEnviron::new(self.addr, false);
-        let handler = Handler { app: self.app.as_ref(), environ: &environ, prefix: &self.prefix, log: &log };
+        let handler = Handler {
+            app: self.app.as_ref(),
+            environ: &environ,
+            prefix: &self.prefix,
+            proxy: &self.proxy,
+            log: &log,
+        };
         let mut poll = Poll::new()?;
         self.shutdown.set_waker(Arc::new(Waker::new(poll.registry(), WAKE)?));
         self.listener.set_nonblocking(true)?;
         poll.registry().register(&mut SourceFd(&self.listener.as_raw_fd()), LISTENER, Interest::READABLE)?;
         let mut events = Events::with_capacity(8);
+        let worker = self.stats.add_workers(1).remove(0);
         while count != Some(0) && !self.shutdown.is_requested() {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
-                    self.answer_one(stream, peer, &handler);
+                    self.stats.connection(1);
+                    self.answer_one(stream, peer, &handler, &worker);
+                    self.stats.connection(-1);
                     count = count.map(|n| n - 1);
                 }
                 // Readiness is edge-triggered: wait only after accept said there is nothing.
@@ -339,7 +367,13 @@ impl Server {
     }
 
     /// Single-threaded mode's connection: one request, one response, close.
-    fn answer_one(&self, mut stream: TcpStream, peer: SocketAddr, handler: &Handler<'_>) {
+    fn answer_one(
+        &self,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        handler: &Handler<'_>,
+        worker: &Mutex<WorkerState>,
+    ) {
         let _ = stream.set_nonblocking(false);
         let _ = stream.set_nodelay(true);
         let _ = stream.set_write_timeout(Some(self.options.write_timeout));
@@ -348,7 +382,9 @@ impl Server {
         let refusal = loop {
             match receiver.step() {
                 Ok(Step::Ready(request)) => {
+                    self.stats.started(worker, request.head.request_line());
                     let _ = handler.handle(request, peer, false, &mut stream);
+                    self.stats.finished(worker);
                     let _ = stream.shutdown(Shutdown::Both);
                     return;
                 }
@@ -379,6 +415,7 @@ impl Server {
             }
         };
         handler.log.refused(peer.ip(), refusal.status, &refusal.detail);
+        self.stats.answered();
         if write_error(&mut stream, &refusal, 1, false).is_ok() {
             linger_close(stream);
         }
