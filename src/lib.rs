@@ -30,9 +30,11 @@
 //! | [`environ`] | [`Environ`] and `wsgi.input` | the `environ` dict |
 //! | [`http`] | request heads and bodies in, responses out, [`HttpError`] | `wsgiref.handlers`, waitress's parser |
 //! | [`handler`] | one request: environ → app → response | `BaseHandler.run` |
-//! | [`server`] | [`make_server`], [`serve`], [`Server`], shutdown | `wsgiref.simple_server`, `waitress.serve` |
+//! | [`server`] | [`make_server`], [`serve`], [`Server`], [`Options`], single-threaded mode | `wsgiref.simple_server`, `waitress.serve` |
+//! | [`shutdown`] | [`ShutdownHandle`], Ctrl+C | `server.shutdown()`, `KeyboardInterrupt` |
 //! | [`pool`] | the `ThreadPool` of `Worker`s that run the app in pool mode | waitress's task dispatcher |
-//! | `poller` | pool mode's event loop: parks idle connections, receives requests | waitress's `asyncore` channels |
+//! | `poller` | pool mode's event loop and its table of connections | waitress's `asyncore` loop |
+//! | `channel` | one connection in pool mode: reading it without blocking | waitress's `channel` |
 //! | [`stats`] | what each worker is doing, for the live view | — |
 //! | [`mount`] | `url_prefix` | waitress's `url_prefix` |
 //! | [`proxy`] | `trusted_proxy`: believing `X-Forwarded-*` only from the proxy | waitress's `trusted_proxy` |
@@ -46,6 +48,7 @@
 
 pub mod app;
 pub mod apps;
+mod channel;
 pub mod environ;
 pub mod handler;
 pub mod http;
@@ -55,6 +58,7 @@ mod poller;
 pub mod pool;
 pub mod proxy;
 pub mod server;
+pub mod shutdown;
 pub mod stats;
 pub mod testing;
 pub mod util;
@@ -64,4 +68,5 @@ pub use environ::Environ;
 pub use http::HttpError;
 pub use log::Log;
 pub use mount::{Mount, UrlPrefix};
-pub use server::{Error, Mode, Options, Server, ShutdownHandle, make_server, serve};
+pub use server::{Error, Mode, Options, Server, make_server, serve};
+pub use shutdown::ShutdownHandle;

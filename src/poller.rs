@@ -12,9 +12,10 @@
 //! running at a time, and turns are served first come, first served: that is what makes the pool
 //! fair to every connection.
 
+use crate::channel::{Conn, Next, receive};
 use crate::environ::ServerEnviron;
 use crate::handler::{Handler, write_error};
-use crate::http::{HttpError, Receiver, Request, Step};
+use crate::http::{HttpError, Receiver};
 use crate::pool::{JobQueue, ThreadPool};
 use crate::server::{LISTENER, Server, WAKE, accept_failed, wait};
 use crate::stats::Stats;
@@ -26,16 +27,6 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-/// One client connection and what has been received on it.
-struct Conn {
-    stream: TcpStream,
-    peer: SocketAddr,
-    receiver: Receiver,
-    /// When it is given up on: the header timeout while a request is awaited, the idle timeout
-    /// between requests, the drain time after a refusal.
-    deadline: Instant,
-}
 
 enum Slot {
     Free,
@@ -97,10 +88,16 @@ struct Shared {
     cells: Vec<Arc<Mutex<crate::stats::WorkerState>>>,
 }
 
+impl Shared {
+    fn handler(&self) -> Handler<'_> {
+        let (app, environ, prefix, proxy, log) =
+            (self.app.as_ref(), &self.environ, &self.prefix, &self.proxy, &self.log);
+        Handler { app, environ, prefix, proxy, log }
+    }
+}
+
 /// How long a refused connection is drained before it is closed (see `server::linger_close`).
 const DRAIN_FOR: Duration = Duration::from_secs(2);
-/// How much one connection may read per turn, so one upload does not hold up the others.
-const READ_PER_TURN: usize = 1 << 20;
 
 /// Serves `server` in pool mode until shutdown.
 pub(crate) fn serve(server: &Server) -> io::Result<()> {
@@ -150,50 +147,6 @@ pub(crate) fn serve(server: &Server) -> io::Result<()> {
     poller.shut_down(pool, &mut poll, &mut events)
 }
 
-/// A worker's turn: answer the request, and return the connection if it stays open.
-fn answer(shared: &Shared, mut conn: Conn, request: Request) -> Option<Conn> {
-    let handler = Handler {
-        app: shared.app.as_ref(),
-        environ: &shared.environ,
-        prefix: &shared.prefix,
-        proxy: &shared.proxy,
-        log: &shared.log,
-    };
-    let mut out = NonBlockingWriter { stream: &conn.stream, blocking: false };
-    let written = handler.handle(request, conn.peer, true, &mut out);
-    let kept = matches!(written, Ok(w) if w.keep_alive);
-    let restored = !out.blocking || conn.stream.set_nonblocking(true).is_ok();
-    (kept && restored).then(|| {
-        conn.deadline = Instant::now() + shared.options.idle_timeout;
-        conn
-    })
-}
-
-/// Writes to a non-blocking socket; if the client reads slower than we write and the socket
-/// buffer fills, switches to blocking writes (bounded by the write timeout). Most responses
-/// fit the buffer, so most requests cost no mode switch.
-struct NonBlockingWriter<'a> {
-    stream: &'a TcpStream,
-    blocking: bool,
-}
-
-impl Write for NonBlockingWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match (&*self.stream).write(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.blocking => {
-                self.stream.set_nonblocking(false)?;
-                self.blocking = true;
-                (&*self.stream).write(buf)
-            }
-            other => other,
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// A worker's turn on a readable connection: read what is there, and if a request is complete,
 /// answer it.
 fn take_turn(shared: &Shared, queue: &JobQueue<Turn>, worker: usize, turn: Turn) {
@@ -202,7 +155,10 @@ fn take_turn(shared: &Shared, queue: &JobQueue<Turn>, worker: usize, turn: Turn)
         Next::Request(request) => {
             let cell = &shared.cells[worker];
             shared.stats.started(cell, request.head.request_line());
-            let kept = answer(shared, conn, request);
+            let kept = conn.answer(&shared.handler(), request).map(|mut conn| {
+                conn.deadline = Instant::now() + shared.options.idle_timeout;
+                conn
+            });
             shared.stats.finished(cell);
             match kept {
                 // Bytes after the request (pipelining) are answered on a later turn, in line.
@@ -262,50 +218,6 @@ fn refuse(shared: &Shared, token: usize, mut conn: Conn, error: HttpError) {
     let mut table = lock(&shared.table);
     table.remind(conn.deadline);
     table.slots[token] = Slot::Draining(conn);
-}
-
-/// What a connection needs after its turn.
-enum Next {
-    Request(Request),
-    Wait,
-    Again,
-    Close,
-    Refuse(HttpError),
-}
-
-/// Feeds a connection's receiver from its socket until a request is complete, the socket has
-/// nothing more for now, or this turn's share is read.
-fn receive(conn: &mut Conn, header_timeout: Duration) -> Next {
-    let mut read = 0;
-    loop {
-        match conn.receiver.step() {
-            Ok(Step::Ready(request)) => return Next::Request(request),
-            Ok(Step::SendContinue) => {
-                if conn.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
-                    return Next::Close;
-                }
-            }
-            Ok(Step::NeedMore) if read >= READ_PER_TURN => return Next::Again,
-            Ok(Step::NeedMore) => {
-                let was_idle = conn.receiver.is_idle();
-                match conn.receiver.read_from(&mut conn.stream) {
-                    Ok(0) => return Next::Close,
-                    Ok(n) => {
-                        read += n;
-                        // A new request has its header timeout from its first byte; a body must
-                        // keep coming. More bytes of a head do not extend its deadline.
-                        if was_idle || conn.receiver.receiving_body() {
-                            conn.deadline = Instant::now() + header_timeout;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => return Next::Close,
-                }
-            }
-            Err(error) => return Next::Refuse(error),
-        }
-    }
 }
 
 fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
@@ -469,13 +381,11 @@ impl Poller<'_> {
             let mut table = self.table();
             table.closing = true;
             (0..table.slots.len())
-                .filter(|&t| matches!(table.slots[t], Slot::Parked(_) | Slot::Draining(_)))
-                .collect::<Vec<_>>()
-                .into_iter()
-                .filter_map(|t| {
-                    match std::mem::replace(&mut table.slots[t], Slot::Taken { pending: false }) {
-                        Slot::Parked(c) | Slot::Draining(c) => Some((t, c)),
-                        _ => None,
+                .filter_map(|t| match std::mem::replace(&mut table.slots[t], Slot::Free) {
+                    Slot::Parked(c) | Slot::Draining(c) => Some((t, c)),
+                    other => {
+                        table.slots[t] = other;
+                        None
                     }
                 })
                 .collect()

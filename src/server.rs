@@ -6,21 +6,18 @@
 //! in single-threaded mode the one thread that accepts also answers (wsgiref); in pool mode
 //! a poller parks idle connections and a pool of workers answers (waitress, [`crate::pool`]).
 
-use crate::environ::ServerEnviron;
-use crate::handler::{Handler, write_error};
-use crate::http::{HttpError, Limits, Receiver, Step};
+mod single;
+
+use crate::http::Limits;
 use crate::proxy::ProxyPolicy;
-use crate::stats::{Stats, WorkerState};
-use crate::{App, Log, UrlPrefix};
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token, Waker};
+use crate::stats::Stats;
+use crate::{App, Log, ShutdownHandle, UrlPrefix};
+use mio::{Events, Poll, Token};
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Every setting of a server in one table, with waitress's names where it has one.
 ///
@@ -320,121 +317,18 @@ impl Server {
 
     /// Serves until shut down (the handle, or Ctrl+C). Returns `Ok` after a clean shutdown.
     pub fn serve_forever(&self) -> Result<(), Error> {
-        let _ctrl_c = self.ctrl_c.then(|| ctrl_c::register(&self.shutdown));
+        let _ctrl_c = self.ctrl_c.then(|| crate::shutdown::ctrl_c::register(&self.shutdown));
         let result = match self.mode {
             Mode::Single => self.serve_single(None),
             Mode::Pool => crate::poller::serve(self),
         };
-        self.shutdown.0.stop.store(false, Ordering::SeqCst);
+        self.shutdown.reset();
         result.map_err(Error::Io)
     }
 
     /// Waits for one connection and answers its one request, as wsgiref's `handle_request`.
     pub fn handle_request(&self) -> Result<(), Error> {
         self.serve_single(Some(1)).map_err(Error::Io)
-    }
-
-    fn serve_single(&self, mut count: Option<usize>) -> io::Result<()> {
-        let log = Log { access: self.options.log_requests };
-        let environ = ServerEnviron::new(self.addr, false);
-        let handler = Handler {
-            app: self.app.as_ref(),
-            environ: &environ,
-            prefix: &self.prefix,
-            proxy: &self.proxy,
-            log: &log,
-        };
-        let mut poll = Poll::new()?;
-        self.shutdown.set_waker(Arc::new(Waker::new(poll.registry(), WAKE)?));
-        self.listener.set_nonblocking(true)?;
-        poll.registry().register(&mut SourceFd(&self.listener.as_raw_fd()), LISTENER, Interest::READABLE)?;
-        let mut events = Events::with_capacity(8);
-        let worker = self.stats.add_workers(1).remove(0);
-        while count != Some(0) && !self.shutdown.is_requested() {
-            match self.listener.accept() {
-                Ok((stream, peer)) => {
-                    self.stats.connection(1);
-                    self.answer_one(stream, peer, &handler, &worker);
-                    self.stats.connection(-1);
-                    count = count.map(|n| n - 1);
-                }
-                // Readiness is edge-triggered: wait only after accept said there is nothing.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait(&mut poll, &mut events, None)?,
-                Err(e) => accept_failed(&log, e),
-            }
-        }
-        Ok(())
-    }
-
-    /// Single-threaded mode's connection: one request, one response, close.
-    fn answer_one(
-        &self,
-        mut stream: TcpStream,
-        peer: SocketAddr,
-        handler: &Handler<'_>,
-        worker: &Mutex<WorkerState>,
-    ) {
-        let _ = stream.set_nonblocking(false);
-        let _ = stream.set_nodelay(true);
-        let _ = stream.set_write_timeout(Some(self.options.write_timeout));
-        let mut receiver = Receiver::new(self.options.limits());
-        let deadline = Instant::now() + self.options.header_timeout;
-        let refusal = loop {
-            match receiver.step() {
-                Ok(Step::Ready(request)) => {
-                    self.stats.started(worker, request.head.request_line());
-                    let _ = handler.handle(request, peer, false, &mut stream);
-                    self.stats.finished(worker);
-                    let _ = stream.shutdown(Shutdown::Both);
-                    return;
-                }
-                Ok(Step::SendContinue) => {
-                    if stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
-                        return;
-                    }
-                }
-                Ok(Step::NeedMore) => {
-                    // The head must be complete by the deadline; after it, the body must keep
-                    // coming (no silence longer than the header timeout).
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    let wait = if receiver.receiving_body() { self.options.header_timeout } else { left };
-                    if wait.is_zero() {
-                        break HttpError::new(408, "no complete request within the header timeout");
-                    }
-                    let _ = stream.set_read_timeout(Some(wait));
-                    match receiver.read_from(&mut stream) {
-                        Ok(0) => return, // the client went away
-                        Ok(_) => {}
-                        Err(e) if is_timeout(&e) => {
-                            break HttpError::new(408, "no complete request within the header timeout");
-                        }
-                        Err(_) => return,
-                    }
-                }
-                Err(error) => break error,
-            }
-        };
-        handler.log.refused(peer.ip(), refusal.status, &refusal.detail);
-        self.stats.answered();
-        if write_error(&mut stream, &refusal, 1, false).is_ok() {
-            linger_close(stream);
-        }
-    }
-}
-
-/// Closes a connection whose request was refused. The client may still be sending (a body we
-/// will not read); closing at once would make the OS answer with a reset that can destroy our
-/// error response before the client reads it. So: stop writing, drain a little, then close.
-fn linger_close(mut stream: TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    let give_up = Instant::now() + Duration::from_secs(2);
-    let mut sink = [0u8; 16 * 1024];
-    while Instant::now() < give_up {
-        match stream.read(&mut sink) {
-            Ok(n) if n > 0 => {}
-            _ => break,
-        }
     }
 }
 
@@ -454,89 +348,4 @@ pub(crate) fn wait(poll: &mut Poll, events: &mut Events, timeout: Option<Duratio
 pub(crate) fn accept_failed(log: &Log, e: io::Error) {
     log.info(&format!("accept failed: {e}; pausing 100 ms"));
     std::thread::sleep(Duration::from_millis(100));
-}
-
-pub(crate) fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
-}
-
-/// Stops a running `serve_forever`, from any thread. Cloning gives another handle to the same
-/// server.
-///
-/// ```
-/// use wsgi_lab::{make_server, Body, Environ, StartResponse};
-/// let app = |_: &Environ, sr: StartResponse| { sr("200 OK", vec![]); Body::empty() };
-/// let server = make_server("127.0.0.1", 0, app)?.log_requests(false).ctrl_c(false);
-/// let handle = server.shutdown_handle();
-/// let serving = std::thread::spawn(move || server.serve_forever());
-/// handle.shutdown();
-/// serving.join().unwrap()?;
-/// # Ok::<(), wsgi_lab::Error>(())
-/// ```
-#[derive(Clone, Default)]
-pub struct ShutdownHandle(Arc<ShutdownState>);
-
-#[derive(Default)]
-struct ShutdownState {
-    stop: AtomicBool,
-    /// Wakes the serving thread's poller; replaced each time `serve_forever` starts.
-    waker: Mutex<Option<Arc<Waker>>>,
-}
-
-impl ShutdownHandle {
-    /// Asks the server to stop. It returns at once; `serve_forever` returns when the server
-    /// has finished what was in flight.
-    pub fn shutdown(&self) {
-        self.0.stop.store(true, Ordering::SeqCst);
-        if let Some(waker) = self.0.waker.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            let _ = waker.wake();
-        }
-    }
-
-    /// Whether shutdown was asked for.
-    pub fn is_requested(&self) -> bool {
-        self.0.stop.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn set_waker(&self, waker: Arc<Waker>) {
-        *self.0.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker);
-    }
-
-    fn same(&self, other: &ShutdownHandle) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-/// Ctrl+C, wired once per process to every server that is serving.
-mod ctrl_c {
-    use super::ShutdownHandle;
-    use std::sync::{Mutex, Once};
-
-    static SERVING: Mutex<Vec<ShutdownHandle>> = Mutex::new(Vec::new());
-    static INSTALL: Once = Once::new();
-
-    /// Registers a server until the guard is dropped.
-    pub fn register(handle: &ShutdownHandle) -> Guard {
-        INSTALL.call_once(|| {
-            // A second Ctrl+C while shutting down means "now": exit at once.
-            let _ = ctrlc::set_handler(|| {
-                let serving = SERVING.lock().unwrap_or_else(|e| e.into_inner());
-                if serving.iter().any(|h| h.is_requested()) {
-                    std::process::exit(130);
-                }
-                eprintln!("\nShutting down (Ctrl+C again to quit at once)...");
-                serving.iter().for_each(ShutdownHandle::shutdown);
-            });
-        });
-        SERVING.lock().unwrap_or_else(|e| e.into_inner()).push(handle.clone());
-        Guard(handle.clone())
-    }
-
-    pub struct Guard(ShutdownHandle);
-
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            SERVING.lock().unwrap_or_else(|e| e.into_inner()).retain(|h| !h.same(&self.0));
-        }
-    }
 }

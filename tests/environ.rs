@@ -162,8 +162,8 @@ fn request_headers_become_http_keys() {
           Accept: application/json\r\n\
           X-Repeated: b\r\n\
           X-Repeated: c\r\n\
-          X-Forwarded-For: 10.0.0.1\r\n\
-          X_Forwarded_For: 6.6.6.6\r\n\
+          X-Client-Id: 10.0.0.1\r\n\
+          X_Client_Id: 6.6.6.6\r\n\
           Only_Underscores: dropped\r\n\
           X-Latin: caf\xe9\r\n\
           X-Empty:\r\n\
@@ -176,7 +176,7 @@ fn request_headers_become_http_keys() {
         ("HTTP_ACCEPT", Some("text/html, application/json")),
         ("HTTP_X_REPEATED", Some("a, b, c")),
         // The underscore spelling is dropped: it cannot overwrite or join the dashed one.
-        ("HTTP_X_FORWARDED_FOR", Some("10.0.0.1")),
+        ("HTTP_X_CLIENT_ID", Some("10.0.0.1")),
         ("HTTP_ONLY_UNDERSCORES", None),
         ("HTTP_X_LATIN", Some("café")),
         ("HTTP_X_EMPTY", Some("")),

@@ -1,0 +1,90 @@
+//! Stopping a server: the shutdown handle, and Ctrl+C wired to every server that is serving.
+
+use mio::Waker;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Stops a running `serve_forever`, from any thread. Cloning gives another handle to the same
+/// server.
+///
+/// ```
+/// use wsgi_lab::{make_server, Body, Environ, StartResponse};
+/// let app = |_: &Environ, sr: StartResponse| { sr("200 OK", vec![]); Body::empty() };
+/// let server = make_server("127.0.0.1", 0, app)?.log_requests(false).ctrl_c(false);
+/// let handle = server.shutdown_handle();
+/// let serving = std::thread::spawn(move || server.serve_forever());
+/// handle.shutdown();
+/// serving.join().unwrap()?;
+/// # Ok::<(), wsgi_lab::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct ShutdownHandle(Arc<ShutdownState>);
+
+#[derive(Default)]
+struct ShutdownState {
+    stop: AtomicBool,
+    /// Wakes the serving thread's poller; replaced each time `serve_forever` starts.
+    waker: Mutex<Option<Arc<Waker>>>,
+}
+
+impl ShutdownHandle {
+    /// Asks the server to stop. It returns at once; `serve_forever` returns when the server
+    /// has finished what was in flight.
+    pub fn shutdown(&self) {
+        self.0.stop.store(true, Ordering::SeqCst);
+        if let Some(waker) = self.0.waker.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = waker.wake();
+        }
+    }
+
+    /// Whether shutdown was asked for.
+    pub fn is_requested(&self) -> bool {
+        self.0.stop.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_waker(&self, waker: Arc<Waker>) {
+        *self.0.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker);
+    }
+
+    pub(crate) fn reset(&self) {
+        self.0.stop.store(false, Ordering::SeqCst);
+    }
+
+    fn same(&self, other: &ShutdownHandle) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// Ctrl+C, wired once per process to every server that is serving.
+pub(crate) mod ctrl_c {
+    use super::ShutdownHandle;
+    use std::sync::{Mutex, Once};
+
+    static SERVING: Mutex<Vec<ShutdownHandle>> = Mutex::new(Vec::new());
+    static INSTALL: Once = Once::new();
+
+    /// Registers a server until the guard is dropped.
+    pub fn register(handle: &ShutdownHandle) -> Guard {
+        INSTALL.call_once(|| {
+            // A second Ctrl+C while shutting down means "now": exit at once.
+            let _ = ctrlc::set_handler(|| {
+                let serving = SERVING.lock().unwrap_or_else(|e| e.into_inner());
+                if serving.iter().any(|h| h.is_requested()) {
+                    std::process::exit(130);
+                }
+                eprintln!("\nShutting down (Ctrl+C again to quit at once)...");
+                serving.iter().for_each(ShutdownHandle::shutdown);
+            });
+        });
+        SERVING.lock().unwrap_or_else(|e| e.into_inner()).push(handle.clone());
+        Guard(handle.clone())
+    }
+
+    pub struct Guard(ShutdownHandle);
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            SERVING.lock().unwrap_or_else(|e| e.into_inner()).retain(|h| !h.same(&self.0));
+        }
+    }
+}
