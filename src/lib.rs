@@ -37,6 +37,9 @@
 //! | `channel` | one connection in pool mode: reading it without blocking | waitress's `channel` |
 //! | [`stats`] | what each worker is doing, for the live view | — |
 //! | [`mount`] | `url_prefix` | waitress's `url_prefix` |
+//! | [`validate`] | [`Validator`]: the contract checked on both sides, as middleware | `wsgiref.validate` |
+//! | [`router`] | [`Router`]: a tiny framework, routes to handlers (a framework is just an app) | Flask's `app.route` |
+//! | [`dev`] | [`run_dev`], [`DevServer`]: the development server on `tiny_http` | Flask's `app.run` |
 //! | [`proxy`] | `trusted_proxy`: believing `X-Forwarded-*` only from the proxy | waitress's `trusted_proxy` |
 //! | [`util`] | `shift_path_info`, `request_uri`, … | `wsgiref.util` |
 //! | [`apps`] | the built-in demo apps, [`apps::demo_app`] | `wsgiref.simple_server.demo_app` |
@@ -49,6 +52,7 @@
 pub mod app;
 pub mod apps;
 mod channel;
+pub mod dev;
 pub mod environ;
 pub mod handler;
 pub mod http;
@@ -57,16 +61,21 @@ pub mod mount;
 mod poller;
 pub mod pool;
 pub mod proxy;
+pub mod router;
 pub mod server;
 pub mod shutdown;
 pub mod stats;
 pub mod testing;
 pub mod util;
+pub mod validate;
 
 pub use app::{App, Body, StartResponse};
+pub use dev::{DevServer, run_dev};
 pub use environ::Environ;
 pub use http::HttpError;
 pub use log::Log;
 pub use mount::{Mount, UrlPrefix};
+pub use router::Router;
 pub use server::{Error, Mode, Options, Server, make_server, serve};
 pub use shutdown::ShutdownHandle;
+pub use validate::{Validator, Violation, validate};

@@ -17,7 +17,7 @@ fn environ_behind(trusted_proxy: &str, headers: &[&str], request: &str) -> Value
         ..common::options()
     };
     let server = common::start(echo, options, Mode::Pool);
-    let response = server.request(request.to_string());
+    let response = server.request(request);
     let json: Value = serde_json::from_slice(&response.body).expect("echo answers JSON");
     json["environ"].clone()
 }
@@ -59,7 +59,7 @@ fn anyone_else_cannot_claim_an_address() {
 #[test]
 fn without_a_trusted_proxy_proxy_headers_are_removed() {
     let server = common::start(echo, common::options(), Mode::Single);
-    let response = server.request(FORWARDED.to_string());
+    let response = server.request(FORWARDED);
     let json: Value = serde_json::from_slice(&response.body).unwrap();
     assert_eq!(json["environ"]["REMOTE_ADDR"], "127.0.0.1");
     assert!(json["environ"].get("HTTP_X_FORWARDED_FOR").is_none());

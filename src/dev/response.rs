@@ -1,0 +1,201 @@
+//! Calling the app and turning what it returned into a `tiny_http` response that keeps our
+//! contract, or into a 500: the debug page (debug on) or a generic one (debug off).
+
+use crate::app::{check_header, check_status};
+use crate::environ::SERVER_SOFTWARE;
+use crate::http::response::panic_message;
+use crate::http::{Head, HttpError};
+use crate::{App, Environ, StartResponse};
+use std::cell::RefCell;
+use std::io::Cursor;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// A response ready for tiny_http: a checked status code, checked ASCII headers, the whole body.
+#[derive(Debug)]
+pub(super) struct Answer {
+    pub status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// The `Content-Length` to send: the body's, or the app's for `HEAD` (where the body may be
+    /// left out).
+    length: usize,
+}
+
+/// What went wrong, when the app's answer cannot be sent.
+pub(super) enum Failure {
+    /// The app (or its body) panicked: the message.
+    Panic(String),
+    /// The app returned something tiny_http cannot send as our contract requires.
+    Mistake(String),
+}
+
+/// Calls the app (already wrapped in the validator), collects its body, and checks the result.
+pub(super) fn call(app: &dyn App, environ: &Environ, head: &Head) -> Result<Answer, Failure> {
+    type Started = Option<(String, Vec<(String, String)>)>;
+    let started: RefCell<Started> = RefCell::new(None);
+    let record = |status: &str, headers: Vec<(&str, &str)>| {
+        let headers = headers.into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        *started.borrow_mut() = Some((status.to_string(), headers));
+    };
+    // The body is collected inside the same guard: a streaming body runs app code too.
+    let collected = catch_unwind(AssertUnwindSafe(|| {
+        let mut bytes = Vec::new();
+        for chunk in app.call(environ, StartResponse::new(&record, &record)) {
+            bytes.extend_from_slice(&chunk);
+        }
+        bytes
+    }));
+    let body = collected.map_err(|payload| Failure::Panic(panic_message(payload.as_ref())))?;
+    let Some((status, headers)) = started.into_inner() else {
+        return Err(Failure::Mistake("start_response was never called".into()));
+    };
+    checked(&status, headers, body, head.method == "HEAD").map_err(Failure::Mistake)
+}
+
+/// The last gate before tiny_http: everything it would silently change or refuse.
+fn checked(
+    status: &str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    head_only: bool,
+) -> Result<Answer, String> {
+    let code = check_status(status)?;
+    let mut declared = None;
+    let mut kept = Vec::new();
+    for (name, value) in headers {
+        check_header(&name, &value)?;
+        if !value.is_ascii() {
+            return Err(format!(
+                "header {name} has non-ASCII text ({value:?}), which tiny_http cannot send: \
+                 percent-encode it, or use RFC 8187's name*=UTF-8''... form"
+            ));
+        }
+        // tiny_http frames by the length it is given and ignores a Content-Length header.
+        if name.eq_ignore_ascii_case("content-length") {
+            declared = value.parse::<usize>().ok();
+        } else {
+            kept.push((name, value));
+        }
+    }
+    let length = match declared {
+        Some(n) if head_only => n,
+        Some(n) if n != body.len() && code >= 200 && code != 204 && code != 304 => {
+            return Err(format!(
+                "Content-Length says {n} but the body has {} bytes: pass the body's real size, or \
+                 leave the header out and let the server count",
+                body.len()
+            ));
+        }
+        _ => body.len(),
+    };
+    if !kept.iter().any(|(n, _)| n.eq_ignore_ascii_case("server")) {
+        kept.push(("Server".into(), SERVER_SOFTWARE.into()));
+    }
+    Ok(Answer { status: code, headers: kept, body, length })
+}
+
+impl Answer {
+    /// A short `text/plain` answer from the server itself.
+    pub fn plain(status: u16, text: String) -> Self {
+        let headers = vec![
+            ("Content-Type".into(), "text/plain; charset=utf-8".into()),
+            ("Server".into(), SERVER_SOFTWARE.into()),
+        ];
+        Answer { status, headers, length: text.len(), body: text.into_bytes() }
+    }
+
+    /// A refused request, rendered as the production server renders it.
+    pub fn refusal(error: &HttpError) -> Self {
+        Answer::plain(error.status, error.body())
+    }
+
+    /// The 500 for a failure: with `debug`, the page that shows it; without, nothing of it.
+    pub fn failure(failure: &Failure, head: &Head, environ: &Environ, debug: bool) -> Self {
+        match failure {
+            Failure::Mistake(mistake) => Answer::plain(
+                500,
+                format!("500 Internal Server Error: the app broke the contract\n\n- app: {mistake}\n"),
+            ),
+            Failure::Panic(message) if debug => {
+                let page = debug_page(message, head, environ);
+                let mut answer = Answer::plain(500, page);
+                answer.headers[0].1 = "text/html; charset=utf-8".into();
+                answer
+            }
+            Failure::Panic(_) => Answer::plain(
+                500,
+                "500 Internal Server Error\n\nThe app failed while answering this request; the \
+                 server's log says why.\n"
+                    .into(),
+            ),
+        }
+    }
+
+    /// The response tiny_http will write. Every header was checked to be ASCII, so none is
+    /// dropped here.
+    pub fn into_tiny(self) -> tiny_http::Response<Cursor<Vec<u8>>> {
+        let headers = self
+            .headers
+            .iter()
+            .filter_map(|(n, v)| tiny_http::Header::from_bytes(n.as_bytes(), v.as_bytes()).ok());
+        let mut response = tiny_http::Response::new(
+            tiny_http::StatusCode(self.status),
+            headers.collect(),
+            Cursor::new(self.body),
+            Some(self.length),
+            None,
+        );
+        // tiny_http switches to chunked past 32 KiB even when it knows the length; we know it.
+        response = response.with_chunked_threshold(usize::MAX);
+        response
+    }
+}
+
+/// The debug page: the panic message, the request and the environ, all HTML-escaped (header
+/// values come from the client, and a page that ran them as HTML would be an XSS hole).
+///
+/// ```
+/// use wsgi_lab::{dev::debug_page, http::Head, Environ};
+/// let head = Head { method: "GET".into(), target: "/".into(), minor: 1, headers: vec![] };
+/// let page = debug_page("index out of bounds <3>", &head, &Environ::new());
+/// assert!(page.contains("index out of bounds &lt;3&gt;") && page.contains("GET / HTTP/1.1"));
+/// ```
+pub fn debug_page(message: &str, head: &Head, environ: &Environ) -> String {
+    let rows = |pairs: &mut dyn Iterator<Item = (String, String)>| -> String {
+        pairs.map(|(k, v)| format!("<tr><th>{}</th><td>{}</td></tr>\n", escape(&k), escape(&v))).collect()
+    };
+    let headers = rows(&mut head.headers.iter().cloned());
+    let environ = rows(&mut environ.describe().into_iter());
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>500: the app panicked</title>\n\
+         <style>body{{font-family:sans-serif;margin:2em}} pre{{background:#fee;padding:1em}} \
+         th{{text-align:left;padding-right:1em}} td,th{{font-family:monospace;vertical-align:top}}</style>\n\
+         </head><body>\n<h1>The app panicked</h1>\n<pre>{}</pre>\n\
+         <p>You see this page because the dev server runs with debug on. Never turn debug on where \
+         others can reach the server: this page shows the request and the environ.</p>\n\
+         <h2>Request</h2>\n<pre>{}</pre>\n<h2>Headers</h2>\n<table>\n{headers}</table>\n\
+         <h2>Environ</h2>\n<table>\n{environ}</table>\n</body></html>\n",
+        escape(message),
+        escape(&head.request_line()),
+    )
+}
+
+/// Escapes the five characters that mean something in HTML.
+///
+/// ```
+/// assert_eq!(wsgi_lab::dev::escape("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
+/// ```
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
