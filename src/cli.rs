@@ -1,78 +1,48 @@
-//! The command line. `run` returns the exit code, so it can be tested like a function.
+//! The command line. [`run`] returns the exit code, so it can be tested like a function.
 
-use clap::{Args, Parser, Subcommand};
+mod lab;
+mod serve;
+
+use clap::{Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::time::Duration;
-use wsgi_lab::{Mode, Options, Server, apps};
 
 #[derive(Parser, Debug)]
 #[command(name = "wsgi-lab", version, about = "Serve, read and measure WSGI-style apps in Rust")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour in reports and logs: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    /// No progress bars (they only ever show on a terminal).
+    #[arg(long, global = true)]
+    no_progress: bool,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Serve a built-in app (hello, demo, echo, sleep, stream, error).
-    Serve(ServeArgs),
+    /// Serve a built-in app: the production server (pool or single-threaded), or the dev server.
+    Serve(serve::ServeArgs),
+    /// Load a server with keep-alive connections and report throughput, latency and fairness.
+    Bench(lab::BenchArgs),
+    /// Run the same load against several thread counts, side by side.
+    Compare(lab::CompareArgs),
 }
 
-#[derive(Args, Debug)]
-struct ServeArgs {
-    /// The built-in app to serve.
-    #[arg(long, default_value = "hello", value_parser = app_name)]
-    app: String,
-    /// Interface to bind: 127.0.0.1 is this machine only; 0.0.0.0 is every interface.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = 8080)]
-    port: u16,
-    /// Single-threaded mode, as wsgiref: one request at a time, one per connection.
-    #[arg(long, conflicts_with = "threads")]
-    single: bool,
-    /// Workers in pool mode [default: 2 × cores + 1].
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
-    threads: Option<u16>,
-    /// Mount the app under this URL prefix, such as /my-app.
-    #[arg(long, default_value = "")]
-    url_prefix: String,
-    /// Seconds a client may take to send a request head.
-    #[arg(long, default_value = "10", value_parser = seconds)]
-    header_timeout: Duration,
-    /// Seconds an idle keep-alive connection is kept.
-    #[arg(long, default_value = "5", value_parser = seconds)]
-    idle_timeout: Duration,
-    /// Largest request body in bytes.
-    #[arg(long, default_value_t = 1 << 30)]
-    max_body: u64,
-    /// Largest request head in bytes.
-    #[arg(long, default_value_t = 64 * 1024)]
-    max_header: usize,
-    /// Open connections at most (pool mode).
-    #[arg(long, default_value_t = 2048)]
-    connection_limit: usize,
-    /// No access line per request.
-    #[arg(long, short)]
-    quiet: bool,
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Color {
+    Auto,
+    Always,
+    Never,
 }
 
-fn app_name(name: &str) -> Result<String, String> {
-    match apps::by_name(name) {
-        Some(_) => Ok(name.to_string()),
-        None => {
-            let names: Vec<&str> = apps::APPS.iter().map(|(n, _)| *n).collect();
-            Err(format!("no built-in app {name:?}; choose one of {}", names.join(", ")))
-        }
-    }
-}
-
-fn seconds(text: &str) -> Result<Duration, String> {
-    match text.parse::<f64>() {
-        Ok(s) if s > 0.0 && s.is_finite() => Ok(Duration::from_secs_f64(s)),
-        _ => Err(format!("{text:?} is not a positive number of seconds")),
-    }
+/// What every command needs to know about the terminal.
+#[derive(Clone, Copy, Debug)]
+struct Output {
+    color: bool,
+    progress: bool,
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -84,43 +54,44 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             return 0;
         }
         Err(e) => {
-            // One line that names the cause; `--help` has the rest.
+            // One line that names the cause (clap's first paragraph); `--help` has the rest.
             let text = e.to_string();
-            eprintln!("{}", text.lines().next().unwrap_or("error: invalid arguments"));
+            let cause: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+            eprintln!("{}", cause.join(" "));
             return 2;
         }
     };
-    match cli.command {
-        Command::Serve(args) => serve(args),
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => !no_color_env && std::io::stdout().is_terminal(),
+    };
+    colored::control::set_override(color);
+    let output = Output { color, progress: !cli.no_progress };
+    let result = match cli.command {
+        Command::Serve(args) => serve::serve(args),
+        Command::Bench(args) => lab::bench(args, output),
+        Command::Compare(args) => lab::compare(args, output),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("error: {message}");
+            1
+        }
     }
 }
 
-fn serve(args: ServeArgs) -> i32 {
-    let app = apps::by_name(&args.app).expect("checked by the parser");
-    let options = Options {
-        host: args.host,
-        port: args.port,
-        threads: args.threads.map_or_else(wsgi_lab::server::default_threads, usize::from),
-        url_prefix: args.url_prefix,
-        header_timeout: args.header_timeout,
-        idle_timeout: args.idle_timeout,
-        max_request_body_size: args.max_body,
-        max_request_header_size: args.max_header,
-        connection_limit: args.connection_limit,
-        log_requests: !args.quiet,
-        ..Options::default()
+/// `5`, `2.5`, `5s` or `300ms`.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let (number, scale) = match text.strip_suffix("ms") {
+        Some(ms) => (ms, 0.001),
+        None => (text.strip_suffix('s').unwrap_or(text), 1.0),
     };
-    let mode = if args.single { Mode::Single } else { Mode::Pool };
-    let result = Server::bind(app, options, mode).and_then(|server| {
-        println!("{}", server.startup_line());
-        server.serve_forever()
-    });
-    match result {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e}");
-            1
-        }
+    match number.parse::<f64>() {
+        Ok(s) if s > 0.0 && s.is_finite() => Ok(Duration::from_secs_f64(s * scale)),
+        _ => Err(format!("{text:?} is not a positive duration: write 5, 2.5, 5s or 300ms")),
     }
 }
 
@@ -132,5 +103,13 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(seconds("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(seconds("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(seconds("2.5s"), Ok(Duration::from_millis(2500)));
+        assert!(seconds("-1").is_err() && seconds("soon").is_err());
     }
 }

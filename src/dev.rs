@@ -79,7 +79,7 @@ use crate::{App, Environ, Error};
 use colored::Colorize;
 use response::{Answer, Failure};
 use std::io::{self, IsTerminal};
-use std::net::{IpAddr, SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -159,14 +159,7 @@ impl DevServer {
     /// Binds `host:port` (`""` means `127.0.0.1`; port 0 picks a free port).
     pub fn bind(app: impl App + 'static, host: &str, port: u16, debug: bool) -> Result<DevServer, Error> {
         let host = if host.is_empty() { "127.0.0.1" } else { host };
-        let resolve_error = |source| Error::Resolve { host: host.to_string(), source };
-        let addr = (host, port)
-            .to_socket_addrs()
-            .map_err(resolve_error)?
-            .next()
-            .ok_or_else(|| resolve_error(io::ErrorKind::NotFound.into()))?;
-        let listener = TcpListener::bind(addr)
-            .map_err(|source| Error::Bind { addr: format!("{host}:{port}"), source })?;
+        let listener = crate::server::bind_listener(host, port)?;
         Ok(DevServer::from_listener(listener, app, debug)?)
     }
 

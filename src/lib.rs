@@ -56,6 +56,7 @@ pub mod dev;
 pub mod environ;
 pub mod handler;
 pub mod http;
+pub mod lab;
 pub mod log;
 pub mod mount;
 mod poller;

@@ -9,37 +9,46 @@ use std::time::SystemTime;
 /// from different workers never interleave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Log {
-    /// One access line per request (errors are always logged).
+    /// One access line per request.
     pub access: bool,
+    /// Nothing at all, not even errors: for servers run inside a measurement or a test.
+    pub quiet: bool,
 }
 
 impl Log {
+    /// The log a server's options ask for.
+    pub fn new(options: &crate::Options) -> Log {
+        Log { access: options.log_requests && !options.quiet, quiet: options.quiet }
+    }
+
     /// An access line: who, when, the request line, the status and the body bytes sent.
     pub fn access(&self, peer: IpAddr, request_line: &str, status: u16, bytes: u64) {
         if self.access {
-            line(format_args!("{peer} - - [{}] \"{request_line}\" {status} {bytes}", timestamp()));
+            self.line(format_args!("{peer} - - [{}] \"{request_line}\" {status} {bytes}", timestamp()));
         }
     }
 
     /// A request the server refused, as wsgiref's `log_error` writes it.
     pub fn refused(&self, peer: IpAddr, status: u16, detail: &str) {
-        line(format_args!("{peer} - - [{}] code {status}, message {detail}", timestamp()));
+        self.line(format_args!("{peer} - - [{}] code {status}, message {detail}", timestamp()));
     }
 
     /// A mistake or a panic of the app, with the request it was handling.
     pub fn app_error(&self, request_line: &str, message: &str) {
-        line(format_args!("[{}] app error on \"{request_line}\": {message}", timestamp()));
+        self.line(format_args!("[{}] app error on \"{request_line}\": {message}", timestamp()));
     }
 
     /// Any other message from the server.
     pub fn info(&self, message: &str) {
-        line(format_args!("[{}] {message}", timestamp()));
+        self.line(format_args!("[{}] {message}", timestamp()));
     }
-}
 
-fn line(args: std::fmt::Arguments<'_>) {
-    let text = format!("{args}\n");
-    let _ = std::io::stderr().write_all(text.as_bytes());
+    fn line(&self, args: std::fmt::Arguments<'_>) {
+        if !self.quiet {
+            let text = format!("{args}\n");
+            let _ = std::io::stderr().write_all(text.as_bytes());
+        }
+    }
 }
 
 /// `21/Nov/2026 10:24:03` (UTC), rearranged from the HTTP date `Sat, 21 Nov 2026 10:24:03 GMT`.

@@ -111,7 +111,7 @@ pub(crate) fn serve(server: &Server) -> io::Result<()> {
         environ: ServerEnviron::new(server.server_address(), true),
         prefix: UrlPrefix::new(&options.url_prefix),
         proxy: server.proxy().clone(),
-        log: Log { access: options.log_requests },
+        log: Log::new(&options),
         stats: server.stats(),
         table: Mutex::new(table),
         waker,

@@ -58,6 +58,8 @@ pub struct Options {
     pub trusted_proxy_headers: Vec<String>,
     /// One access line per request on stderr.
     pub log_requests: bool,
+    /// No log lines at all, not even errors (for servers inside measurements and tests).
+    pub quiet: bool,
 }
 
 impl Default for Options {
@@ -79,6 +81,7 @@ impl Default for Options {
             trusted_proxy: None,
             trusted_proxy_headers: Vec::new(),
             log_requests: true,
+            quiet: false,
         }
     }
 }
@@ -200,16 +203,7 @@ impl Server {
     /// Binds a server with the given options and mode.
     pub fn bind(app: impl App + 'static, options: Options, mode: Mode) -> Result<Server, Error> {
         let host = if options.host.is_empty() { "0.0.0.0" } else { options.host.as_str() };
-        let shown = format!("{host}:{}", options.port);
-        let addr = (host, options.port)
-            .to_socket_addrs()
-            .map_err(|source| Error::Resolve { host: host.to_string(), source })?
-            .next()
-            .ok_or_else(|| Error::Resolve {
-                host: host.to_string(),
-                source: io::ErrorKind::NotFound.into(),
-            })?;
-        let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr: shown, source })?;
+        let listener = bind_listener(host, options.port)?;
         Server::from_listener(listener, app, options, mode)
     }
 
@@ -330,6 +324,24 @@ impl Server {
     pub fn handle_request(&self) -> Result<(), Error> {
         self.serve_single(Some(1)).map_err(Error::Io)
     }
+}
+
+/// Resolves `host` and binds `host:port`, with an error that names the cause.
+///
+/// ```
+/// let listener = wsgi_lab::server::bind_listener("127.0.0.1", 0)?;
+/// assert_ne!(listener.local_addr()?.port(), 0);
+/// assert!(wsgi_lab::server::bind_listener("no-such-host.invalid", 80).unwrap_err().to_string().contains("cannot resolve"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn bind_listener(host: &str, port: u16) -> Result<TcpListener, Error> {
+    let resolve_error = |source| Error::Resolve { host: host.to_string(), source };
+    let addr = (host, port)
+        .to_socket_addrs()
+        .map_err(resolve_error)?
+        .next()
+        .ok_or_else(|| resolve_error(io::ErrorKind::NotFound.into()))?;
+    TcpListener::bind(addr).map_err(|source| Error::Bind { addr: format!("{host}:{port}"), source })
 }
 
 pub(crate) const LISTENER: Token = Token(usize::MAX - 1);

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 impl Server {
     pub(super) fn serve_single(&self, mut count: Option<usize>) -> io::Result<()> {
-        let log = Log { access: self.options.log_requests };
+        let log = Log::new(&self.options);
         let environ = ServerEnviron::new(self.addr, false);
         let handler = Handler {
             app: self.app.as_ref(),

@@ -17,7 +17,7 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Options for tests: the defaults, with a header timeout short enough that a test that
 /// forgets to send a request head costs seconds, not ten.
 pub fn options() -> Options {
-    Options { header_timeout: Duration::from_secs(3), ..Options::default() }
+    Options { header_timeout: Duration::from_secs(3), quiet: true, ..Options::default() }
 }
 
 /// A server running `serve_forever` in a background thread. Dropping it shuts it down and

@@ -1,0 +1,368 @@
+//! `wsgi-lab bench`: a closed-loop HTTP/1.1 load generator on plain threads, the lab's own
+//! `wrk`.
+//!
+//! Each of C connections runs on a thread of its own: send a request, read the whole
+//! response, send the next. A server that answers slowly therefore gets fewer requests, as
+//! it would from C real users each waiting for a page. All connections are opened before the
+//! clock starts; then they run for a duration, or until exactly N requests have been sent
+//! across all of them. Each thread keeps its own tally (latency histogram, status codes,
+//! errors); the tallies are added up into a [`BenchReport`] at the end, so the threads share
+//! nothing but a few atomic counters while they run.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `bench.rs` | [`BenchConfig`], [`run`]: start the connections, wait, add up |
+//! | `bench/target.rs` | [`Target`]: the URL, and the request bytes built once |
+//! | `bench/worker.rs` | one connection's loop, timeouts, reconnects |
+//! | `bench/progress.rs` | [`Progress`]: a line on stderr, a callback, or nothing |
+//! | `bench/response.rs` | reading a response: head, then body by length, chunks or close |
+//! | `bench/report.rs` | [`BenchReport`], [`Fairness`], [`ErrorKind`]: JSON and text |
+
+mod progress;
+mod report;
+mod response;
+mod target;
+mod worker;
+
+pub use progress::{Progress, Tick};
+pub use report::{BenchReport, ErrorKind, Fairness, Latency};
+pub use target::Target;
+
+use hdrhistogram::Histogram;
+use progress::Display;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+use std::{fmt, io, net::SocketAddr, thread};
+use worker::{Counter, Gate, Plan, Shared, Tally};
+
+/// How often the progress display is updated.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// More connections than this is refused: each is a thread, and the lab runs on laptops.
+const MAX_CONNECTIONS: usize = 10_000;
+
+/// When a bench stops.
+///
+/// ```
+/// use std::time::Duration;
+/// use wsgi_lab::lab::bench::Stop;
+/// let by_time = Stop::Duration(Duration::from_secs(5)); // wrk's -d5s
+/// let by_count = Stop::Requests(1000); // ab's -n 1000
+/// assert_ne!(by_time, by_count);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// After this long. A request not answered by then is counted as in flight, not completed.
+    Duration(Duration),
+    /// After exactly this many requests in total across the connections (each one answered,
+    /// or counted as an error).
+    Requests(u64),
+}
+
+/// Every setting of a bench. Start from [`BenchConfig::new`] and change what you need.
+///
+/// ```
+/// use std::time::Duration;
+/// use wsgi_lab::lab::bench::{BenchConfig, Stop};
+/// let config = BenchConfig {
+///     connections: 50,
+///     stop: Stop::Duration(Duration::from_secs(5)),
+///     ..BenchConfig::new("http://127.0.0.1:8200/")
+/// };
+/// assert_eq!(config.method, "GET");
+/// ```
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// `http://host:port/path?query`; the host an IP address or `localhost` (see [`Target`]).
+    pub url: String,
+    /// Connections, each a thread running a closed loop; default 10. In count mode never more
+    /// than the number of requests, or the extra ones would look starved.
+    pub connections: usize,
+    /// When to stop; default after 10 s.
+    pub stop: Stop,
+    /// A new connection for every request, announced with `Connection: close`; default off
+    /// (keep-alive).
+    pub no_keep_alive: bool,
+    /// The request method; default `GET`. With `HEAD`, responses are read without a body.
+    pub method: String,
+    /// The request body, sent with `Content-Length`; default empty.
+    pub body: Vec<u8>,
+    /// Extra header lines; a `Host` or `User-Agent` here replaces the default one.
+    pub headers: Vec<(String, String)>,
+    /// How long one request may take (connecting, or from sending to the last byte of the
+    /// response) before it counts as a timeout; default 10 s.
+    pub timeout: Duration,
+    /// How to show progress; default [`Progress::Quiet`].
+    pub progress: Progress,
+}
+
+impl BenchConfig {
+    /// The defaults, aimed at `url`.
+    ///
+    /// ```
+    /// let config = wsgi_lab::lab::bench::BenchConfig::new("http://127.0.0.1:8200/");
+    /// assert_eq!((config.connections, config.no_keep_alive), (10, false));
+    /// ```
+    pub fn new(url: impl Into<String>) -> Self {
+        BenchConfig { url: url.into(), ..BenchConfig::default() }
+    }
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            url: "http://127.0.0.1:8080/".to_string(),
+            connections: 10,
+            stop: Stop::Duration(Duration::from_secs(10)),
+            no_keep_alive: false,
+            method: "GET".to_string(),
+            body: Vec::new(),
+            headers: Vec::new(),
+            timeout: Duration::from_secs(10),
+            progress: Progress::Quiet,
+        }
+    }
+}
+
+/// Why a bench could not run. Each says its cause in one line.
+///
+/// ```
+/// use wsgi_lab::lab::bench::{run, BenchConfig};
+/// let error = run(&BenchConfig::new("http://example.com/")).unwrap_err();
+/// assert_eq!(error.to_string(), "bad URL \"http://example.com/\": the host must be an IP address or localhost");
+/// ```
+#[derive(Debug)]
+pub enum BenchError {
+    /// The URL is not one the bench can aim at.
+    Url {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A setting is out of range (no connections, zero requests, a header with a newline...).
+    Settings(String),
+    /// Not one connection could be opened: nothing listens there, or it cannot be reached.
+    Connect {
+        /// The address tried.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for BenchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BenchError::Url { url, reason } => write!(f, "bad URL {url:?}: {reason}"),
+            BenchError::Settings(reason) => write!(f, "bad bench settings: {reason}"),
+            BenchError::Connect { addr, source } => {
+                write!(f, "cannot connect to {addr} ({source}): is a server listening there?")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BenchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BenchError::Connect { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Runs a bench and returns what it measured.
+///
+/// ```
+/// use std::net::TcpListener;
+/// use wsgi_lab::lab::bench::{run, BenchConfig, Stop};
+/// use wsgi_lab::{apps, Mode, Options, Server};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let server = Server::from_listener(listener, apps::hello, Options::default(), Mode::Pool)?
+///     .log_requests(false)
+///     .ctrl_c(false);
+/// let url = format!("http://{}/", server.server_address());
+/// let handle = server.shutdown_handle();
+/// let serving = std::thread::spawn(move || server.serve_forever());
+///
+/// let config = BenchConfig { connections: 2, stop: Stop::Requests(50), ..BenchConfig::new(url) };
+/// let report = run(&config)?;
+/// assert_eq!(report.completed, 50);
+/// assert_eq!(report.statuses[&200], 50);
+/// println!("{report}");
+///
+/// handle.shutdown();
+/// serving.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
+    let target = Target::parse(&config.url)?;
+    check(config)?;
+    let connections = match config.stop {
+        Stop::Requests(n) => config.connections.min(usize::try_from(n).unwrap_or(usize::MAX)),
+        Stop::Duration(_) => config.connections,
+    };
+    let request = target.request(&config.method, &config.headers, &config.body, config.no_keep_alive);
+    let plan = Plan {
+        addr: target.addr,
+        request: &request,
+        head_request: config.method.eq_ignore_ascii_case("HEAD"),
+        keep_alive: !config.no_keep_alive,
+        timeout: config.timeout,
+        duration: match config.stop {
+            Stop::Duration(d) => Some(d),
+            Stop::Requests(_) => None,
+        },
+        requests: match config.stop {
+            Stop::Requests(n) => Some(n),
+            Stop::Duration(_) => None,
+        },
+    };
+    let shared = Shared {
+        tickets: AtomicU64::new(0),
+        gate: Gate::default(),
+        completed: (0..connections).map(|_| Counter::default()).collect(),
+    };
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel();
+    // Scoped threads may borrow the plan and the shared counters: the scope does not end
+    // before every connection thread has.
+    thread::scope(|scope| {
+        for index in 0..connections {
+            let (ready, done, plan, shared) = (ready_tx.clone(), done_tx.clone(), &plan, &shared);
+            let spawned =
+                thread::Builder::new().name(format!("bench-{index}")).spawn_scoped(scope, move || {
+                    let _ = done.send((index, worker::run_connection(index, plan, shared, ready)));
+                });
+            if let Err(e) = spawned {
+                // The threads already started wait at the gate: send them home first.
+                shared.gate.open(None);
+                return Err(BenchError::Settings(format!(
+                    "cannot start thread {index} ({e}): try fewer connections"
+                )));
+            }
+        }
+        // Only the threads hold senders now, so the receivers see the end when they are done.
+        drop((ready_tx, done_tx));
+        let mut first_error = None;
+        let mut opened = 0;
+        for result in ready_rx.iter() {
+            match result {
+                Ok(()) => opened += 1,
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        if opened == 0 {
+            shared.gate.open(None);
+            let source = first_error.unwrap_or_else(|| io::ErrorKind::NotConnected.into());
+            return Err(BenchError::Connect { addr: target.addr, source });
+        }
+        let start = Instant::now();
+        shared.gate.open(Some(start));
+
+        let mut display = Display::new(&config.progress, config.stop, start);
+        let mut tallies: Vec<Option<Tally>> = (0..connections).map(|_| None).collect();
+        loop {
+            match done_rx.recv_timeout(PROGRESS_EVERY) {
+                Ok((index, tally)) => tallies[index] = Some(tally),
+                Err(RecvTimeoutError::Timeout) => {
+                    display.update(shared.completed.iter().map(|c| c.0.load(Relaxed)).sum());
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        display.finish();
+        let elapsed = match config.stop {
+            // Threads blocked on a read notice the end a moment late; the measured window is
+            // the configured one all the same.
+            Stop::Duration(d) => start.elapsed().min(d),
+            Stop::Requests(_) => start.elapsed(),
+        };
+        let tallies = tallies.into_iter().map(|t| t.expect("a bench connection thread panicked"));
+        Ok(add_up(config, connections, elapsed, tallies.collect()))
+    })
+}
+
+/// Refuses settings that cannot make a bench, naming which.
+fn check(config: &BenchConfig) -> Result<(), BenchError> {
+    let bad = |reason: String| Err(BenchError::Settings(reason));
+    if config.connections == 0 || config.connections > MAX_CONNECTIONS {
+        return bad(format!("connections must be between 1 and {MAX_CONNECTIONS}"));
+    }
+    match config.stop {
+        Stop::Requests(0) => return bad("the number of requests must be at least 1".into()),
+        Stop::Duration(d) if d.is_zero() => return bad("the duration must be more than zero".into()),
+        _ => {}
+    }
+    if config.timeout.is_zero() {
+        return bad("the timeout must be more than zero".into());
+    }
+    let token = |s: &str| {
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    if !token(&config.method) {
+        return bad(format!("{:?} is not an HTTP method", config.method));
+    }
+    for (name, value) in &config.headers {
+        if !token(name) || value.bytes().any(|b| b == b'\r' || b == b'\n') {
+            return bad(format!("{name:?}: {value:?} is not a valid header line"));
+        }
+    }
+    Ok(())
+}
+
+/// Adds the connections' tallies up into the report.
+fn add_up(config: &BenchConfig, connections: usize, elapsed: Duration, tallies: Vec<Tally>) -> BenchReport {
+    let mut latency = Tally::new().latency;
+    let mut statuses = BTreeMap::new();
+    let mut errors: BTreeMap<ErrorKind, u64> = ErrorKind::ALL.iter().map(|&k| (k, 0)).collect();
+    let mut first_errors = BTreeMap::new();
+    let (mut bytes_received, mut reconnects, mut in_flight) = (0, 0, 0);
+    for tally in &tallies {
+        add_histogram(&mut latency, &tally.latency);
+        for (status, &n) in tally.statuses.iter().enumerate().filter(|(_, n)| **n > 0) {
+            *statuses.entry(status as u16).or_insert(0) += n;
+        }
+        for kind in ErrorKind::ALL {
+            *errors.entry(kind).or_insert(0) += tally.errors[kind.index()];
+            if let Some(words) = &tally.first_errors[kind.index()] {
+                first_errors.entry(kind).or_insert_with(|| words.clone());
+            }
+        }
+        bytes_received += tally.received;
+        reconnects += tally.reconnects;
+        in_flight += tally.in_flight;
+    }
+    let fairness = Fairness::from_counts(tallies.iter().map(|t| t.completed).collect());
+    let completed = fairness.per_connection.iter().sum();
+    let ms = |micros: u64| micros as f64 / 1000.0;
+    BenchReport {
+        url: config.url.clone(),
+        connections,
+        keep_alive: !config.no_keep_alive,
+        duration: elapsed,
+        completed,
+        requests_per_sec: completed as f64 / elapsed.as_secs_f64().max(1e-9),
+        latency: (!latency.is_empty()).then(|| Latency {
+            p50_ms: ms(latency.value_at_quantile(0.50)),
+            p90_ms: ms(latency.value_at_quantile(0.90)),
+            p99_ms: ms(latency.value_at_quantile(0.99)),
+            max_ms: ms(latency.max()),
+        }),
+        statuses,
+        errors,
+        first_errors,
+        bytes_received,
+        reconnects,
+        in_flight,
+        fairness,
+    }
+}
+
+fn add_histogram(total: &mut Histogram<u64>, one: &Histogram<u64>) {
+    total.add(one).expect("every tally's histogram has the same bounds");
+}

@@ -1,0 +1,260 @@
+//! The load generator (`wsgi_lab::lab::bench`) against an in-process wsgi-lab server and
+//! against tiny raw servers written here, each misbehaving in one way: answering without a
+//! length, serving only K connections, sending garbage.
+//!
+//! Everything listens on 127.0.0.1 port 0 and every bench is bounded in requests or in time.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use wsgi_lab::lab::bench::{BenchConfig, BenchError, ErrorKind, Progress, Stop, run};
+use wsgi_lab::stats::Stats;
+use wsgi_lab::{App, Mode, Options, Server, ShutdownHandle, apps};
+
+/// A wsgi-lab server in pool mode on a free port, shut down when dropped.
+struct Running {
+    addr: SocketAddr,
+    stats: Arc<Stats>,
+    handle: ShutdownHandle,
+    thread: Option<JoinHandle<Result<(), wsgi_lab::Error>>>,
+}
+
+fn serve(app: impl App + 'static) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let options = Options { threads: 4, ..Options::default() };
+    let server =
+        Server::from_listener(listener, app, options, Mode::Pool).unwrap().log_requests(false).ctrl_c(false);
+    let (addr, stats, handle) = (server.server_address(), server.stats(), server.shutdown_handle());
+    let thread = std::thread::spawn(move || server.serve_forever());
+    Running { addr, stats, handle, thread: Some(thread) }
+}
+
+impl Running {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The server counts a request once its worker has finished with it, which can be a
+    /// moment after the client has the response: wait (boundedly) for the count to reach
+    /// `at_least`, then return it.
+    fn served(&self, at_least: u64) -> u64 {
+        let give_up = Instant::now() + Duration::from_secs(3);
+        while self.stats.served() < at_least && Instant::now() < give_up {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.stats.served()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A raw server: each accepted connection goes to `answer` on a thread of its own. The
+/// threads are left running when the test ends; the process ending closes their sockets.
+fn raw_server(answer: impl Fn(TcpStream) + Send + Sync + 'static) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answer = Arc::new(answer);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let answer = answer.clone();
+            std::thread::spawn(move || answer(stream));
+        }
+    });
+    addr
+}
+
+/// Reads one request head (the bench sends no body here). False when the client has gone.
+/// Reading it before answering matters: closing a socket with unread bytes sends a reset,
+/// which could destroy the answer before the client reads it.
+fn read_head(stream: &mut TcpStream) -> bool {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return false,
+        }
+    }
+    true
+}
+
+fn config(url: String, connections: usize, stop: Stop) -> BenchConfig {
+    BenchConfig { connections, stop, timeout: Duration::from_secs(5), ..BenchConfig::new(url) }
+}
+
+#[test]
+fn count_mode_completes_exactly_n_and_the_server_agrees() {
+    let server = serve(apps::hello);
+    let report = run(&config(server.url("/"), 8, Stop::Requests(1000))).unwrap();
+    assert_eq!(report.completed, 1000, "{report}");
+    assert_eq!(report.statuses.get(&200), Some(&1000));
+    assert_eq!(report.total_errors(), 0, "{report}");
+    assert_eq!(report.in_flight, 0);
+    assert_eq!(report.reconnects, 0, "keep-alive reuses each connection");
+    assert_eq!(report.fairness.per_connection.len(), 8);
+    assert_eq!(report.fairness.per_connection.iter().sum::<u64>(), 1000);
+    assert!(report.bytes_received >= 1000 * "Hello, World!".len() as u64);
+    let latency = report.latency.expect("latency of 1000 requests");
+    assert!(
+        latency.p50_ms <= latency.p90_ms
+            && latency.p90_ms <= latency.p99_ms
+            && latency.p99_ms <= latency.max_ms
+    );
+    assert_eq!(server.served(1000), 1000);
+    let json = report.to_json();
+    assert_eq!(json["completed"], 1000);
+    assert_eq!(json["errors"]["malformed"], 0);
+    assert!(report.to_string().contains("1000 completed"), "{report}");
+}
+
+#[test]
+fn chunked_responses_are_read_to_their_last_chunk() {
+    let server = serve(apps::stream);
+    let path = "/?chunks=5&size=100";
+    // One response as the server sends it on a keep-alive connection; a chunked body ends
+    // with the zero chunk and an empty trailer.
+    let mut raw = TcpStream::connect(server.addr).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(raw, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    let mut one = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !one.ends_with(b"\r\n0\r\n\r\n") {
+        let n = raw.read(&mut buf).unwrap();
+        assert!(n > 0, "the server closed mid-response");
+        one.extend_from_slice(&buf[..n]);
+    }
+    assert!(String::from_utf8_lossy(&one).to_ascii_lowercase().contains("transfer-encoding: chunked"));
+    drop(raw);
+
+    let report = run(&config(server.url(path), 2, Stop::Requests(20))).unwrap();
+    assert_eq!(report.completed, 20, "{report}");
+    assert_eq!(report.total_errors(), 0, "{report}");
+    assert_eq!(report.bytes_received, 20 * one.len() as u64, "every byte of 20 responses, no more");
+    assert_eq!(report.reconnects, 0);
+}
+
+#[test]
+fn close_delimited_responses_are_read_to_the_end_and_the_connection_reopened() {
+    let body = [b'x'; 1000];
+    let response = [&b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n"[..], &body].concat();
+    let length = response.len() as u64;
+    let addr = raw_server(move |mut stream| {
+        if read_head(&mut stream) {
+            let _ = stream.write_all(&response);
+        }
+    });
+    let report = run(&config(format!("http://{addr}/"), 3, Stop::Requests(30))).unwrap();
+    assert_eq!(report.completed, 30, "{report}");
+    assert_eq!(report.total_errors(), 0, "{report}");
+    assert_eq!(report.bytes_received, 30 * length);
+    // Every request after a connection's first needed a new connection.
+    let active = report.fairness.per_connection.iter().filter(|&&n| n > 0).count() as u64;
+    assert_eq!(report.reconnects, 30 - active);
+}
+
+#[test]
+fn no_keep_alive_opens_a_connection_per_request() {
+    let server = serve(apps::hello);
+    let config = BenchConfig { no_keep_alive: true, ..config(server.url("/"), 2, Stop::Requests(50)) };
+    let report = run(&config).unwrap();
+    assert!(!report.keep_alive);
+    assert_eq!(report.completed, 50, "{report}");
+    assert_eq!(report.total_errors(), 0, "{report}");
+    let active = report.fairness.per_connection.iter().filter(|&&n| n > 0).count() as u64;
+    assert_eq!(report.reconnects, 50 - active);
+    assert_eq!(server.served(50), 50);
+    assert_eq!(server.stats.snapshot().accepted, 50, "one connection per request");
+}
+
+#[test]
+fn starved_connections_are_reported() {
+    // K workers, each taking one connection and serving it forever; no more are accepted,
+    // so the other connections wait in the listen backlog with their request unanswered.
+    const K: usize = 2;
+    const C: usize = 5;
+    let listener = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+    let addr = listener.local_addr().unwrap();
+    for _ in 0..K {
+        let listener = listener.clone();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            while read_head(&mut stream) {
+                if stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let counted = ticks.clone();
+    let config = BenchConfig {
+        progress: Progress::Callback(Arc::new(move |_| {
+            counted.fetch_add(1, Ordering::Relaxed);
+        })),
+        ..config(format!("http://{addr}/"), C, Stop::Duration(Duration::from_secs(1)))
+    };
+    let report = run(&config).unwrap();
+    assert_eq!(report.fairness.starved, C - K, "{report}");
+    assert_eq!(report.fairness.min, 0);
+    assert!(report.fairness.max > 0);
+    // Each starved connection's request is still waiting; a served one may be mid-request.
+    assert!((C - K..=C).contains(&(report.in_flight as usize)), "{report}");
+    assert_eq!(report.total_errors(), 0, "{report}");
+    assert_eq!(report.duration, Duration::from_secs(1));
+    assert!(report.to_string().contains("3 of 5 connections STARVED"), "{report}");
+    assert_eq!(report.to_json()["fairness"]["starved"], 3);
+    assert!(ticks.load(Ordering::Relaxed) >= 3, "the progress callback runs while the bench does");
+}
+
+#[test]
+fn a_port_nobody_listens_on_is_a_connect_error() {
+    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap(); // bound, then freed
+    let error = run(&config(format!("http://{addr}/"), 2, Stop::Requests(10))).unwrap_err();
+    assert!(matches!(error, BenchError::Connect { .. }), "{error:?}");
+    assert!(error.to_string().starts_with(&format!("cannot connect to {addr}")), "{error}");
+}
+
+#[test]
+fn malformed_responses_are_counted_as_malformed() {
+    let addr = raw_server(|mut stream| {
+        if read_head(&mut stream) {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\n");
+        }
+    });
+    let report = run(&config(format!("http://{addr}/"), 1, Stop::Requests(10))).unwrap();
+    assert_eq!(report.completed, 0);
+    assert_eq!(report.errors[&ErrorKind::Malformed], 10, "{report}");
+    assert_eq!(report.first_errors[&ErrorKind::Malformed], "Content-Length is not a number");
+    assert!(report.latency.is_none());
+    let text = report.to_string();
+    assert!(text.contains("malformed 10 ERROR") && text.contains("1 of 1 connections STARVED"), "{text}");
+}
+
+#[test]
+fn bad_settings_are_refused_before_anything_is_sent() {
+    let url = "http://127.0.0.1:9/".to_string();
+    let cases = [
+        (config(url.clone(), 0, Stop::Requests(1)), "connections must be between"),
+        (config(url.clone(), 1, Stop::Requests(0)), "at least 1"),
+        (BenchConfig { method: "GET /".into(), ..BenchConfig::new(url.clone()) }, "not an HTTP method"),
+        (
+            BenchConfig { headers: vec![("X".into(), "a\r\nb".into())], ..BenchConfig::new(url) },
+            "header line",
+        ),
+        (BenchConfig::new("ftp://127.0.0.1/"), "only http://"),
+    ];
+    for (config, words) in cases {
+        let error = run(&config).unwrap_err().to_string();
+        assert!(error.contains(words), "{error}");
+    }
+}
