@@ -27,7 +27,7 @@ fn web_app(_environ: &Environ, start_response: StartResponse) -> Body {
 }
 
 fn main() -> Result<(), wsgi_lab::Error> {
-    let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(5000);
+    let port = wsgi_lab::util::port_from_env(5000);
     let server = make_server("", port, web_app)?;
     let port = server.server_address().port();
     println!("serving on port {port}...\nvisit http://127.0.0.1:{port}\nTo exit press ctrl + c");

@@ -77,6 +77,6 @@ pub use http::HttpError;
 pub use log::Log;
 pub use mount::{Mount, UrlPrefix};
 pub use router::Router;
-pub use server::{Error, Mode, Options, Server, make_server, serve};
+pub use server::{Error, Mode, Options, Running, Server, make_server, serve};
 pub use shutdown::ShutdownHandle;
 pub use validate::{Validator, Violation, validate};

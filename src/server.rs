@@ -304,6 +304,7 @@ impl Server {
     pub fn startup_line(&self) -> String {
         let mode = match self.mode {
             Mode::Single => "single-threaded, one request at a time".to_string(),
+            Mode::Pool if self.options.threads == 1 => "pool of 1 worker".to_string(),
             Mode::Pool => format!("pool of {} workers", self.options.threads),
         };
         format!("Serving on http://{}{}/ ({mode})", self.addr, self.prefix.as_str())
@@ -320,9 +321,67 @@ impl Server {
         result.map_err(Error::Io)
     }
 
+    /// Serves on a background thread, until the returned [`Running`] is stopped or dropped:
+    /// how lessons, `compare` and tests run a server beside the code that measures it.
+    ///
+    /// ```
+    /// use wsgi_lab::{apps::hello, Mode, Options, Server};
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let options = Options { quiet: true, ..Options::default() };
+    /// let running = Server::from_listener(listener, hello, options, Mode::Pool)?.spawn();
+    /// assert_ne!(running.addr().port(), 0);
+    /// running.stop()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn(self) -> Running {
+        let (addr, handle) = (self.addr, self.shutdown_handle());
+        let server = self.ctrl_c(false);
+        let thread = std::thread::spawn(move || server.serve_forever());
+        Running { addr, handle, thread: Some(thread) }
+    }
+
     /// Waits for one connection and answers its one request, as wsgiref's `handle_request`.
     pub fn handle_request(&self) -> Result<(), Error> {
         self.serve_single(Some(1)).map_err(Error::Io)
+    }
+}
+
+/// A server serving on a background thread ([`Server::spawn`]). Dropping it shuts the server
+/// down and waits for it.
+pub struct Running {
+    addr: SocketAddr,
+    handle: ShutdownHandle,
+    thread: Option<std::thread::JoinHandle<Result<(), Error>>>,
+}
+
+impl Running {
+    /// Where the server listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, for building URLs.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Shuts the server down gracefully and returns how `serve_forever` ended.
+    pub fn stop(mut self) -> Result<(), Error> {
+        self.handle.shutdown();
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(Error::Io(io::Error::other("the server thread panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.handle.shutdown();
+            let _ = thread.join();
+        }
     }
 }
 

@@ -24,7 +24,7 @@ fn one_row_per_configuration_in_order() {
     let rows = compare(&workload(), &setups, &mut out, false).unwrap();
     assert_eq!(rows.iter().map(|r| r.setup).collect::<Vec<_>>(), setups);
     let text = String::from_utf8(out).unwrap();
-    for label in ["single", "1 threads", "4 threads", "req/s", "p99 ms", "starved", "█"] {
+    for label in ["single", "1 thread", "4 threads", "req/s", "p99 ms", "starved", "█"] {
         assert!(text.contains(label), "{label} missing from:\n{text}");
     }
     // Blocking work: four workers serve four connections about four times as fast as one.

@@ -45,6 +45,7 @@ impl fmt::Display for Setup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Setup::Single => f.write_str("single"),
+            Setup::Threads(1) => f.write_str("1 thread"),
             Setup::Threads(n) => write!(f, "{n} threads"),
         }
     }
@@ -82,12 +83,10 @@ pub fn measure(workload: &Workload, setup: Setup) -> Result<Row, String> {
         Setup::Threads(n) => (Mode::Pool, n),
     };
     let options = Options { threads, quiet: true, ..Options::default() };
-    let server = Server::from_listener(listener, workload.app.clone(), options, mode)
-        .map_err(|e| e.to_string())?
-        .ctrl_c(false);
-    let url = format!("http://{}{}", server.server_address(), workload.path);
-    let stop = server.shutdown_handle();
-    let serving = std::thread::spawn(move || server.serve_forever());
+    let server =
+        Server::from_listener(listener, workload.app.clone(), options, mode).map_err(|e| e.to_string())?;
+    let running = server.spawn();
+    let url = format!("{}{}", running.url(), workload.path);
     let config = BenchConfig {
         connections: workload.connections,
         stop: Stop::Duration(workload.duration),
@@ -95,8 +94,7 @@ pub fn measure(workload: &Workload, setup: Setup) -> Result<Row, String> {
         ..BenchConfig::new(url)
     };
     let report = bench::run(&config).map_err(|e| e.to_string());
-    stop.shutdown();
-    let _ = serving.join();
+    drop(running);
     Ok(Row { setup, report: report? })
 }
 

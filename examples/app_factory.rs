@@ -1,0 +1,42 @@
+//! The app factory: `waitress-serve --call hello:create_app` builds the app by calling a
+//! function, instead of importing a ready-made one (`hello:app`). The factory is where
+//! configuration goes in, so tests and production can build differently configured apps.
+//!
+//! ```python
+//! def create_app():
+//!     app = Flask(__name__)
+//!     @app.route('/')
+//!     def index():
+//!         return 'Hello from the factory'
+//!     return app
+//! ```
+//! ```text
+//! $ waitress-serve --host 127.0.0.1 --call hello:create_app
+//! Serving on http://127.0.0.1:8080
+//! ```
+//!
+//! Run it with `cargo run --example app_factory`, then `curl http://127.0.0.1:8080/` and
+//! `curl http://127.0.0.1:8080/config`. `GREETING=Bonjour cargo run --example app_factory`
+//! builds the app with another setting.
+
+use wsgi_lab::router::{Request, Router};
+use wsgi_lab::{Options, serve, util::port_from_env};
+
+/// What the factory is configured with.
+struct Config {
+    greeting: String,
+}
+
+/// The factory: a new, configured app each time it is called.
+fn create_app(config: Config) -> Router {
+    let greeting = config.greeting.clone();
+    Router::new()
+        .route("/", move |_: &Request| format!("{greeting} from the factory"))
+        .route("/config", move |_: &Request| format!("greeting = {:?}", config.greeting))
+}
+
+fn main() -> Result<(), wsgi_lab::Error> {
+    let greeting = std::env::var("GREETING").unwrap_or_else(|_| "Hello".to_string());
+    let app = create_app(Config { greeting });
+    serve(app, Options { host: "127.0.0.1".into(), port: port_from_env(8080), ..Options::default() })
+}
