@@ -48,11 +48,16 @@ struct Table {
     next_sweep: Option<Instant>,
     /// Set at shutdown: workers close connections instead of parking them.
     closing: bool,
+    /// When the poller's current wait ends by itself (`None`: only an event ends it).
+    poller_wakes_at: Option<Instant>,
 }
 
 impl Table {
-    fn remind(&mut self, deadline: Instant) {
+    /// Notes a deadline. Returns whether it falls before the poller's current wait ends: then
+    /// a worker must wake the poller, or the deadline would pass unnoticed.
+    fn remind(&mut self, deadline: Instant) -> bool {
         self.next_sweep = Some(self.next_sweep.map_or(deadline, |t| t.min(deadline)));
+        self.poller_wakes_at.is_none_or(|t| deadline < t)
     }
 
     fn free(&mut self, token: usize) {
@@ -105,7 +110,14 @@ pub(crate) fn serve(server: &Server) -> io::Result<()> {
     let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
     server.shutdown_handle().set_waker(waker.clone());
     let options = server.options().clone();
-    let table = Table { slots: Vec::new(), free: Vec::new(), open: 0, next_sweep: None, closing: false };
+    let table = Table {
+        slots: Vec::new(),
+        free: Vec::new(),
+        open: 0,
+        next_sweep: None,
+        closing: false,
+        poller_wakes_at: None,
+    };
     let shared = Arc::new(Shared {
         app: server.app(),
         environ: ServerEnviron::new(server.server_address(), true),
@@ -135,7 +147,11 @@ pub(crate) fn serve(server: &Server) -> io::Result<()> {
     let mut events = Events::with_capacity(1024);
     let shutdown = server.shutdown_handle();
     while !shutdown.is_requested() {
-        let timeout = poller.table().next_sweep.map(|t| t.saturating_duration_since(Instant::now()));
+        let timeout = {
+            let mut table = poller.table();
+            table.poller_wakes_at = table.next_sweep;
+            table.next_sweep.map(|t| t.saturating_duration_since(Instant::now()))
+        };
         wait(&mut poll, &mut events, timeout)?;
         if events.iter().any(|e| e.token() == LISTENER || e.token() == WAKE) {
             poller.accept_all()?;
@@ -189,8 +205,12 @@ fn park(shared: &Shared, queue: &JobQueue<Turn>, token: usize, conn: Conn, after
         drop(table);
         return queue.execute(Turn { token, conn });
     }
-    table.remind(conn.deadline);
+    let wake = table.remind(conn.deadline);
     table.slots[token] = Slot::Parked(conn);
+    drop(table);
+    if wake {
+        let _ = shared.waker.wake();
+    }
 }
 
 /// Frees a slot. `conn` is closed by dropping it: closing a socket also removes it from epoll.
@@ -216,8 +236,12 @@ fn refuse(shared: &Shared, token: usize, mut conn: Conn, error: HttpError) {
     shared.stats.answered();
     conn.deadline = Instant::now() + DRAIN_FOR;
     let mut table = lock(&shared.table);
-    table.remind(conn.deadline);
+    let wake = table.remind(conn.deadline);
     table.slots[token] = Slot::Draining(conn);
+    drop(table);
+    if wake {
+        let _ = shared.waker.wake();
+    }
 }
 
 fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
@@ -393,20 +417,21 @@ impl Poller<'_> {
         for (token, conn) in parked {
             close(&self.shared, token, Some(conn));
         }
-        let in_flight = self.table().taken();
+        let now = self.shared.stats.snapshot();
         let log = self.shared.log;
-        log.info(&format!("shutting down: {in_flight} requests in flight"));
+        log.info(&format!(
+            "shutting down: {} requests running, {} connections waiting for a worker",
+            now.in_flight, now.queued
+        ));
         let deadline = Instant::now() + self.shared.options.shutdown_timeout;
         while self.table().taken() > 0 && Instant::now() < deadline {
             wait(poll, events, Some(Duration::from_millis(20)))?;
         }
-        let completed = in_flight - self.table().taken();
+        let completed = self.shared.stats.served() - now.served;
         let stuck = pool.join(deadline);
         let left =
             if stuck > 0 { format!(", {stuck} workers still busy were left behind") } else { String::new() };
-        log.info(&format!(
-            "shutdown complete: {in_flight} requests were in flight, {completed} completed{left}"
-        ));
+        log.info(&format!("shutdown complete: {completed} requests completed while shutting down{left}"));
         Ok(())
     }
 }

@@ -37,7 +37,7 @@ pub struct Stats {
 /// A copy of the counters at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
-    /// Each worker's state, in worker order (empty in single-threaded mode).
+    /// Each worker's state, in worker order (one worker in single-threaded mode).
     pub workers: Vec<WorkerState>,
     /// Requests answered since the server started.
     pub served: u64,

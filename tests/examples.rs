@@ -26,18 +26,18 @@ impl Drop for Example {
 /// Starts `examples/NAME` with `PORT=0` and waits for the line that names its port.
 fn start(name: &str, env: &[(&str, &str)]) -> Example {
     let dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("examples");
-    let mut child = Command::new(dir.join(name))
+    let child = Command::new(dir.join(name))
         .env("PORT", "0")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
+    // From here on, a failing test still kills the process (Drop).
+    let mut example = Example { child, addr: ([127, 0, 0, 1], 0).into() };
+    let (stdout, stderr) = (example.child.stdout.take().unwrap(), example.child.stderr.take().unwrap());
     let (lines, found) = mpsc::channel();
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
+    for stream in [Box::new(stdout) as Box<dyn Read + Send>, Box::new(stderr)] {
         let lines = lines.clone();
         std::thread::spawn(move || {
             BufReader::new(stream).lines().map_while(Result::ok).for_each(|l| drop(lines.send(l)))

@@ -1,0 +1,368 @@
+//! Concurrency and lifetime (SPEC §6): in single-threaded mode a slow request delays everyone
+//! (the lesson), in pool mode it does not; N slow requests on T workers take about N / T rounds;
+//! stalled half-requests and hundreds of idle connections hold no worker, and no active
+//! connection starves; shutdown finishes the response in flight; a panicking app leaves the
+//! pool at full size; the thread count does not grow with connections; past the connection
+//! limit new clients wait until one closes.
+//!
+//! Timing is checked by orderings and ratios with wide margins, never a tight absolute time.
+
+mod common;
+
+use common::{Response, connect, read_response, read_to_close, send};
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Barrier, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use wsgi_lab::stats::Stats;
+use wsgi_lab::{App, Body, Environ, Mode, Options, Server, ShutdownHandle, StartResponse, apps};
+
+/// The tests of this file run in parallel, except those that count the process's threads or
+/// load both cores: they hold this lock for writing, the others for reading.
+static ALONE: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    ALONE.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn alone() -> RwLockWriteGuard<'static, ()> {
+    ALONE.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A server serving in a background thread, with its live stats. Dropping it shuts it down.
+struct Running {
+    addr: SocketAddr,
+    mode: Mode,
+    stats: Arc<Stats>,
+    handle: ShutdownHandle,
+    thread: Option<JoinHandle<Result<(), wsgi_lab::Error>>>,
+}
+
+fn run(app: impl App + 'static, options: Options, mode: Mode) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server =
+        Server::from_listener(listener, app, options, mode).unwrap().log_requests(false).ctrl_c(false);
+    let (addr, stats, handle) = (server.server_address(), server.stats(), server.shutdown_handle());
+    let thread = Some(std::thread::spawn(move || server.serve_forever()));
+    Running { addr, mode, stats, handle, thread }
+}
+
+impl Running {
+    /// Shuts down and returns what `serve_forever` returned.
+    fn stop(mut self) -> Result<(), wsgi_lab::Error> {
+        self.handle.shutdown();
+        self.thread.take().unwrap().join().expect("the server thread panicked")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.handle.shutdown();
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Pool-mode options with `threads` workers.
+fn pool_of(threads: usize) -> Options {
+    Options { threads, ..common::options() }
+}
+
+/// Waits until `condition` holds, polling; fails the test after 5 s.
+fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let give_up = Instant::now() + Duration::from_secs(5);
+    while !condition() {
+        assert!(Instant::now() < give_up, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `GET target` with `Connection: close` on a new connection, in a thread; the thread returns
+/// the response and when it was complete.
+fn get_in_background(addr: SocketAddr, target: &str) -> JoinHandle<(Response, Instant)> {
+    get_in_background_on(connect(addr), target)
+}
+
+/// The same on a connection opened beforehand. Timed tests open their connections first: a
+/// connection attempt that the OS drops under load is retried only a second later, and that
+/// second must not count as the server's.
+fn get_in_background_on(mut stream: TcpStream, target: &str) -> JoinHandle<(Response, Instant)> {
+    send(&mut stream, format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes());
+    std::thread::spawn(move || {
+        let response = Response::parse(&read_to_close(&mut stream));
+        (response, Instant::now())
+    })
+}
+
+/// Opens `n` connections and waits until the server holds them all (in single-threaded mode,
+/// only the first is accepted; the others wait in the backlog).
+fn connections(server: &Running, n: usize) -> Vec<TcpStream> {
+    let streams: Vec<TcpStream> = (0..n).map(|_| connect(server.addr)).collect();
+    if server.mode == Mode::Pool {
+        wait_until("the server holds the connections", || server.stats.snapshot().connections == n);
+    }
+    streams
+}
+
+/// A keep-alive `GET` on an open connection, and its response.
+fn get_on(stream: &mut TcpStream, target: &str) -> Response {
+    send(stream, format!("GET {target} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
+    read_response(stream, false)
+}
+
+/// Threads of this process, from `/proc/self/task` (Linux).
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").expect("/proc/self/task (Linux)").count()
+}
+
+/// The built-in `sleep` app under `/sleep`, the built-in `error` app everywhere else.
+fn sleep_or_error(environ: &Environ, start_response: StartResponse) -> Body {
+    if environ["PATH_INFO"].starts_with("/sleep") {
+        apps::sleep(environ, start_response)
+    } else {
+        apps::error(environ, start_response)
+    }
+}
+
+/// The built-in `sleep` app, noting the query of each request it finishes, in order.
+fn sleep_noting_order(finished: Arc<Mutex<Vec<String>>>) -> impl App {
+    move |environ: &Environ, start_response: StartResponse| {
+        let body = apps::sleep(environ, start_response);
+        finished.lock().unwrap().push(environ["QUERY_STRING"].to_string());
+        body
+    }
+}
+
+/// Starts a 600 ms request, then a 0 ms one; returns the order in which the app finished them
+/// and the fast one's latency.
+fn slow_then_fast(mode: Mode) -> (Vec<String>, Duration) {
+    let finished = Arc::new(Mutex::new(Vec::new()));
+    let server = run(sleep_noting_order(finished.clone()), pool_of(2), mode);
+    let [slow, fast] = <[TcpStream; 2]>::try_from(connections(&server, 2)).unwrap();
+    let slow = get_in_background_on(slow, "/?ms=600");
+    wait_until("the slow request runs", || server.stats.snapshot().in_flight == 1);
+    let fast_sent = Instant::now();
+    let fast = get_in_background_on(fast, "/?ms=0");
+    let (fast_response, fast_done) = fast.join().unwrap();
+    let (slow_response, _) = slow.join().unwrap();
+    assert_eq!((fast_response.text(), slow_response.text()), ("slept 0 ms".into(), "slept 600 ms".into()));
+    let order = finished.lock().unwrap().clone();
+    (order, fast_done - fast_sent)
+}
+
+#[test]
+fn a_slow_request_does_not_delay_a_fast_one_in_pool_mode() {
+    let _shared = shared();
+    let (order, latency) = slow_then_fast(Mode::Pool);
+    assert_eq!(order, ["ms=0", "ms=600"], "the fast request waited for the slow one ({latency:?})");
+    assert!(
+        latency < Duration::from_millis(300),
+        "the fast request took {latency:?}, half the slow one's 600 ms"
+    );
+}
+
+#[test]
+fn a_slow_request_delays_a_fast_one_in_single_threaded_mode() {
+    let _shared = shared();
+    let (order, latency) = slow_then_fast(Mode::Single);
+    assert_eq!(order, ["ms=600", "ms=0"], "the fast request overtook the slow one in single-threaded mode");
+    assert!(
+        latency >= Duration::from_millis(300),
+        "the fast request took only {latency:?} behind a 600 ms one"
+    );
+}
+
+#[test]
+fn n_slow_requests_on_t_workers_take_about_n_over_t_rounds() {
+    let _shared = shared();
+    let (requests, threads, sleep): (usize, usize, _) = (6, 2, Duration::from_millis(200));
+    let server = run(apps::sleep, pool_of(threads), Mode::Pool);
+    let streams = connections(&server, requests);
+    let started = Instant::now();
+    let clients: Vec<_> = streams
+        .into_iter()
+        .map(|stream| get_in_background_on(stream, &format!("/?ms={}", sleep.as_millis())))
+        .collect();
+    for client in clients {
+        assert_eq!(client.join().unwrap().0.status, 200);
+    }
+    let took = started.elapsed();
+    let rounds = requests.div_ceil(threads) as u32; // 3 rounds of 200 ms
+    let predicted = sleep * rounds;
+    assert!(
+        took > sleep * (rounds - 1),
+        "{took:?}: fewer than {rounds} rounds, more than {threads} workers?"
+    );
+    assert!(took >= predicted.mul_f64(0.8), "{took:?}, predicted {predicted:?}");
+    assert!(took <= predicted * 2, "{took:?}, predicted {predicted:?}: far slower than {rounds} rounds");
+}
+
+#[test]
+fn stalled_half_requests_do_not_delay_a_normal_client() {
+    let _shared = shared();
+    let options = Options { header_timeout: Duration::from_secs(10), ..pool_of(2) };
+    let server = run(apps::hello, options, Mode::Pool);
+    let stalled: Vec<TcpStream> = (0..50)
+        .map(|_| {
+            let mut stream = connect(server.addr);
+            send(&mut stream, b"GET / HTTP/1.1\r\nHo");
+            stream
+        })
+        .collect();
+    wait_until("the server holds the 50 stalled connections", || server.stats.snapshot().connections == 50);
+    let normal = connect(server.addr);
+    let started = Instant::now();
+    let (response, _) = get_in_background_on(normal, "/").join().unwrap();
+    let took = started.elapsed();
+    assert_eq!((response.status, response.text().as_str()), (200, "Hello, World!"));
+    assert!(took < Duration::from_secs(1), "a normal request took {took:?} behind 50 stalled ones");
+    wait_until("no worker is held by a half-request", || server.stats.snapshot().in_flight == 0);
+    assert_eq!(server.stats.snapshot().connections, 50, "the stalled ones are still open");
+    drop(stalled);
+}
+
+#[test]
+fn no_active_connection_starves_among_hundreds_of_idle_ones() {
+    let _alone = alone();
+    let server = run(apps::hello, pool_of(2), Mode::Pool);
+    // 300 idle keep-alive connections, each answered once and then silent. (Connecting one at
+    // a time: a burst of connections faster than the poller accepts them would overflow the
+    // listen backlog of 128, and the OS would make the client retry a second later.)
+    let mut idle: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let mut stream = connect(server.addr);
+            assert_eq!(get_on(&mut stream, "/").status, 200);
+            stream
+        })
+        .collect();
+    let (active, run_for) = (20, Duration::from_millis(800));
+    let start = Arc::new(Barrier::new(active));
+    let clients: Vec<JoinHandle<usize>> = (0..active)
+        .map(|_| {
+            let (addr, start) = (server.addr, start.clone());
+            std::thread::spawn(move || {
+                let mut stream = connect(addr);
+                start.wait();
+                let until = Instant::now() + run_for;
+                let mut completed = 0;
+                while Instant::now() < until {
+                    assert_eq!(get_on(&mut stream, "/").status, 200);
+                    completed += 1;
+                }
+                completed
+            })
+        })
+        .collect();
+    let mut completed: Vec<usize> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    completed.sort_unstable();
+    let (min, median) = (completed[0], completed[active / 2]);
+    assert!(min >= 1, "a connection completed no request: {completed:?}");
+    assert!(min * 4 >= median, "a connection starved: completions per connection {completed:?}");
+    // The idle ones were parked, not dropped: each can still be used.
+    for stream in idle.iter_mut().step_by(50) {
+        assert_eq!(get_on(stream, "/").status, 200);
+    }
+}
+
+#[test]
+fn graceful_shutdown_completes_the_response_in_flight() {
+    let _shared = shared();
+    let server = run(apps::sleep, pool_of(2), Mode::Pool);
+    let mut idle = connect(server.addr);
+    assert_eq!(get_on(&mut idle, "/?ms=0").status, 200);
+    // A keep-alive request, so that it is shutdown that closes its connection afterwards.
+    let mut busy = connect(server.addr);
+    send(&mut busy, b"GET /?ms=500 HTTP/1.1\r\nHost: test\r\n\r\n");
+    let client = std::thread::spawn(move || {
+        let response = read_response(&mut busy, false);
+        let mut rest = Vec::new();
+        let _ = busy.read_to_end(&mut rest);
+        (response, rest)
+    });
+    // By its request line: the first request may still count as in flight for a moment.
+    wait_until("the 500 ms request runs", || {
+        server.stats.snapshot().busy().iter().any(|(_, line, _)| *line == "GET /?ms=500 HTTP/1.1")
+    });
+    let stats = server.stats.clone();
+    assert!(server.stop().is_ok(), "serve_forever returns Ok after a graceful shutdown");
+    let (response, rest) = client.join().unwrap();
+    assert_eq!((response.status, response.text().as_str()), (200, "slept 500 ms"), "{response:?}");
+    assert!(rest.is_empty(), "after the response, the connection is closed: {rest:?}");
+    assert_eq!(stats.snapshot().served, 2);
+    let mut byte = [0u8; 1];
+    assert!(matches!(idle.read(&mut byte), Ok(0) | Err(_)), "shutdown closes idle keep-alive connections");
+}
+
+#[test]
+fn a_panicking_app_leaves_the_pool_at_full_size() {
+    let _shared = shared();
+    let server = run(sleep_or_error, pool_of(2), Mode::Pool);
+    for i in 0..10 {
+        let path = if i % 2 == 0 { "/before" } else { "/after" };
+        let (response, _) = get_in_background(server.addr, path).join().unwrap();
+        match path {
+            "/before" => assert_eq!(response.status, 500, "{response:?}"),
+            _ => {
+                assert_eq!(response.status, 200, "{response:?}");
+                assert!(common::dechunk(&response.body).is_err(), "the body is cut short: {response:?}");
+            }
+        }
+    }
+    // Both workers still run: two sleeps at once take one sleep time, not two.
+    let sleep = Duration::from_millis(400);
+    let streams = connections(&server, 2);
+    let started = Instant::now();
+    let sleeps: Vec<_> = streams.into_iter().map(|s| get_in_background_on(s, "/sleep?ms=400")).collect();
+    for client in sleeps {
+        assert_eq!(client.join().unwrap().0.text(), "slept 400 ms");
+    }
+    let took = started.elapsed();
+    assert!(took >= sleep, "{took:?}");
+    // One worker would need two sleep times: anything less proves two at work.
+    assert!(took < sleep * 2, "two 400 ms requests on two workers took {took:?}: a worker is gone");
+    assert_eq!(server.stats.snapshot().workers.len(), 2);
+}
+
+#[test]
+fn the_thread_count_stays_bounded_with_500_open_connections() {
+    let _alone = alone();
+    let server = run(apps::hello, pool_of(4), Mode::Pool);
+    let mut first = connect(server.addr);
+    assert_eq!(get_on(&mut first, "/").status, 200);
+    let before = thread_count();
+    // Half of them are served once and then idle, the others never send a byte. Serving every
+    // other one as it connects keeps the listen backlog short (see the test above).
+    let streams: Vec<TcpStream> = (0..500)
+        .map(|i| {
+            let mut stream = connect(server.addr);
+            if i % 2 == 0 {
+                assert_eq!(get_on(&mut stream, "/").status, 200);
+            }
+            stream
+        })
+        .collect();
+    wait_until("the server holds 501 connections", || server.stats.snapshot().connections == 501);
+    let after = thread_count();
+    assert!(after <= before + 2, "threads went from {before} to {after} with 500 more connections");
+    drop(streams);
+}
+
+#[test]
+fn past_the_connection_limit_a_new_client_waits_until_one_closes() {
+    let _shared = shared();
+    let options = Options { connection_limit: 5, idle_timeout: Duration::from_secs(10), ..pool_of(2) };
+    let server = run(apps::hello, options, Mode::Pool);
+    let mut open: Vec<TcpStream> = (0..5).map(|_| connect(server.addr)).collect();
+    for stream in &mut open {
+        assert_eq!(get_on(stream, "/").status, 200);
+    }
+    let mut sixth = connect(server.addr);
+    send(&mut sixth, b"GET / HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert!(!common::answered_within(&mut sixth, Duration::from_millis(500)), "a 6th connection was served");
+    assert_eq!(server.stats.snapshot().connections, 5);
+    drop(open.pop());
+    let response = read_response(&mut sixth, false);
+    assert_eq!((response.status, response.text().as_str()), (200, "Hello, World!"));
+}
