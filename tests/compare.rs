@@ -59,7 +59,7 @@ fn the_reading_says_when_work_does_not_scale() {
     let rows = compare(&Workload { connections: 8, ..cpu }, &setups, &mut Vec::new(), false).unwrap();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores < 8 {
-        assert!(reading(&rows, 8).contains("the work needs a core"), "{}", reading(&rows, 8));
+        assert!(reading(&rows, 8).contains("more workers stop helping"), "{}", reading(&rows, 8));
     }
 }
 

@@ -130,31 +130,28 @@ pub fn render(rows: &[Row], color: bool) -> String {
     out
 }
 
-/// One line that says what the rows show. The service time is estimated from the fastest
-/// median latency; a configuration with W workers and C connections can at best complete
-/// min(W, C) requests per service time (Little's law).
+/// One line that says what the rows show. Each row is set against the one with the fewest
+/// workers: with W workers busy on C connections, at most min(W, C) requests are served at
+/// once, so a workload that waits (sleep, I/O) should gain in proportion; a workload that
+/// computes stops gaining at the number of cores. The service time comes from Little's law on
+/// that first row: requests served at once ÷ requests per second.
 pub fn reading(rows: &[Row], connections: usize) -> String {
-    let Some(service_ms) = rows.iter().filter_map(|r| r.report.latency).map(|l| l.p50_ms).reduce(f64::min)
+    let busy = |s: Setup| match s {
+        Setup::Single => 1,
+        Setup::Threads(n) => n.min(connections),
+    };
+    let Some(base) = rows.iter().filter(|r| r.report.requests_per_sec > 0.0).min_by_key(|r| busy(r.setup))
     else {
         return "no request completed: nothing to read".to_string();
     };
-    let service_ms = service_ms.max(0.001);
-    let workers = |s: Setup| match s {
-        Setup::Single => 1,
-        Setup::Threads(n) => n,
-    };
-    let efficiency: Vec<(Setup, f64)> = rows
+    let service_ms = busy(base.setup) as f64 * 1000.0 / base.report.requests_per_sec;
+    let lagging: Vec<String> = rows
         .iter()
-        .map(|r| {
-            let ideal = workers(r.setup).min(connections) as f64 * 1000.0 / service_ms;
-            (r.setup, r.report.requests_per_sec / ideal)
+        .filter_map(|r| {
+            let ideal = busy(r.setup) as f64 / busy(base.setup) as f64;
+            let gain = r.report.requests_per_sec / base.report.requests_per_sec;
+            (gain < 0.7 * ideal).then(|| format!("{} gains ×{gain:.1}, not ×{ideal:.0}", r.setup))
         })
-        .collect();
-    let starved: usize = rows.iter().map(|r| r.report.fairness.starved).sum();
-    let lagging: Vec<String> = efficiency
-        .iter()
-        .filter(|(_, e)| *e < 0.7)
-        .map(|(s, e)| format!("{s} at {:.0} %", e * 100.0))
         .collect();
     let mut line = if lagging.is_empty() {
         format!(
@@ -162,12 +159,13 @@ pub fn reading(rows: &[Row], connections: usize) -> String {
              more workers help as long as the work waits rather than computes"
         )
     } else {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         format!(
-            "below workers ÷ service time ({service_ms:.1} ms) for {}: the work needs a core, and this machine has {}",
-            lagging.join(", "),
-            std::thread::available_parallelism().map_or(1, |n| n.get())
+            "more workers stop helping ({}): the work needs a core while it runs, and this machine has {cores}",
+            lagging.join("; ")
         )
     };
+    let starved: usize = rows.iter().map(|r| r.report.fairness.starved).sum();
     if starved > 0 {
         line += &format!("; {starved} connections completed nothing (starved)");
     }
