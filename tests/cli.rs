@@ -2,7 +2,7 @@
 //! `serve` prints its startup line; `bench` reports on a server it did not start.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 fn wsgi_lab(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_wsgi-lab")).args(args).env("NO_COLOR", "1").output().unwrap();
@@ -45,18 +45,25 @@ fn a_taken_port_is_one_line() {
     assert!(stderr.contains("the port is taken"), "{stderr}");
 }
 
-#[test]
-fn serve_prints_where_it_listens_and_bench_measures_it() {
+/// Starts `wsgi-lab serve ARGS --port 0` and returns it with its startup line and its URL.
+fn serve(args: &[&str]) -> (Child, String, String) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_wsgi-lab"))
-        .args(["serve", "--port", "0", "--threads", "2", "--quiet"])
+        .args(["serve", "--port", "0"])
+        .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
     BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().nth(2).unwrap_or_default().to_string();
+    (server, line, url)
+}
+
+#[test]
+fn serve_prints_where_it_listens_and_bench_measures_it() {
+    let (mut server, line, url) = serve(&["--threads", "2", "--quiet"]);
     assert!(line.starts_with("Serving on http://127.0.0.1:") && line.contains("pool of 2 workers"), "{line}");
-    let url = line.split_whitespace().nth(2).unwrap().to_string();
     let (code, stdout, _) = wsgi_lab(&["bench", &url, "-n", "200", "-c", "4", "--json", "--no-progress"]);
     let _ = server.kill();
     let _ = server.wait();
@@ -68,15 +75,7 @@ fn serve_prints_where_it_listens_and_bench_measures_it() {
 
 #[test]
 fn watch_off_a_terminal_prints_plain_lines_and_a_summary_at_exit() {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_wsgi-lab"))
-        .args(["serve", "--port", "0", "--threads", "3", "--watch"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().nth(2).unwrap().to_string();
+    let (mut server, _, url) = serve(&["--threads", "3", "--watch"]);
     let (code, _, _) = wsgi_lab(&["bench", &url, "-n", "50", "-c", "2"]);
     assert_eq!(code, 0);
     // A status line comes every two seconds; wait for one, then stop the server as Ctrl+C does.
