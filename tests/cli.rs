@@ -88,3 +88,33 @@ fn watch_off_a_terminal_prints_plain_lines_and_a_summary_at_exit() {
     assert!(server.wait().unwrap().success());
     assert!(rest.iter().any(|l| l.starts_with("watch summary: 50 served")), "{rest:?}");
 }
+
+#[test]
+fn serve_dev_debug_shows_the_panic_in_the_page() {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wsgi-lab"))
+        .args(["serve", "--dev", "--debug", "--app", "error", "--port", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut banner = String::new();
+    while !banner.contains("Running on http://127.0.0.1:") {
+        assert_ne!(stderr.read_line(&mut banner).unwrap(), 0, "no banner: {banner}");
+    }
+    assert!(banner.contains("development server"), "{banner}");
+    let addr =
+        banner.split("Running on http://").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let page = {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream.write_all(b"GET /before HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut page = String::new();
+        let _ = stream.read_to_string(&mut page);
+        page
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(page.starts_with("HTTP/1.1 500"), "{page}");
+    assert!(page.contains("the error app panicked before start_response"), "{page}");
+}

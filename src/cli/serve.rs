@@ -93,7 +93,8 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
     let app = app(&args)?;
     if args.dev {
         let server = DevServer::bind(app, &args.host, args.port, args.debug).map_err(|e| e.to_string())?;
-        println!("{}", server.banner());
+        // On stderr, as run_dev and Flask print it.
+        eprintln!("{}", server.banner());
         return server.serve_forever().map_err(|e| e.to_string());
     }
     let options = Options {
