@@ -56,7 +56,11 @@
 //!   tiny_http thread and one socket until the process ends.
 //! - **No timeouts**: a client that sends half a request head, or declares a body and does
 //!   not send it, holds its connection forever; while the one worker waits for a body, every
-//!   other client waits too (the production server closes it after `header_timeout`).
+//!   other client waits too (the production server closes it after `header_timeout`). Bodies
+//!   up to 1 KiB tiny_http reads on its own threads before the worker sees the request, so it
+//!   takes a larger stalled body to block the worker (lessons 4 and 9 show it). A client that
+//!   hangs up in the middle of its body ends it early without an error in tiny_http; the dev
+//!   server compares the bytes with `Content-Length` and answers 400 instead of calling the app.
 //! - **Lenient parsing**: `HTTP/0.9` requests are passed on (the dev server answers 505);
 //!   a request with `HTTP/2.0` gets a 505 that tiny_http never flushes, so the client hangs;
 //!   a non-ASCII header value closes the connection without a response; bare `LF` line ends

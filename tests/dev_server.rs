@@ -428,3 +428,17 @@ fn the_reason_phrase_is_tiny_https() {
     let dev = start(app, false);
     assert_eq!(dev.get("/").reason, "OK", "tiny_http writes its standard phrase");
 }
+
+#[test]
+fn a_body_cut_short_by_the_client_is_a_400_not_a_call() {
+    let dev = start(wsgi_lab::apps::echo, false);
+    let mut stream = TcpStream::connect(dev.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // 3 of 5000 declared bytes, then the client stops sending (half-close).
+    stream.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\nabc").unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("3 of 5000 declared bytes"), "{answer}");
+}

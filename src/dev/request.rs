@@ -70,6 +70,16 @@ pub(super) fn environ_of(
     if body.len() as u64 > MAX_BODY {
         return Err(HttpError::new(413, format!("request body larger than {MAX_BODY} bytes")));
     }
+    // tiny_http ends the body quietly when the client hangs up early: a body shorter than its
+    // Content-Length is a broken request, not a short one.
+    if let Ok(crate::http::Framing::Length(declared)) = head.framing()
+        && (body.len() as u64) < declared
+    {
+        return Err(HttpError::bad_request(format!(
+            "the body ended after {} of {declared} declared bytes",
+            body.len()
+        )));
+    }
     let peer = request.remote_addr().copied().unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let path_info = decode_path(split_target(&head.target).0);
     Environ::from_request(server, head, RequestBody::from_bytes(body), peer, ("", &path_info))

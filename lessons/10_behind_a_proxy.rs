@@ -1,0 +1,479 @@
+//! Lesson 10: behind a reverse proxy. Which address to bind, which user to run as, and what the
+//! app sees when nginx stands in front of wsgi-lab: `url_prefix` and `trusted_proxy` at work.
+//! Runs a real nginx when one is installed, else a minimal proxy of its own. See
+//! `lessons/10_behind_a_proxy.md`.
+//!
+//! `cargo run --release --bin lesson-10-behind-a-proxy` (`--quick` is accepted, the lesson is
+//! quick anyway; `--built-in-proxy` uses the lesson's own proxy even when nginx is installed).
+
+mod common;
+
+use serde_json::Value;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use wsgi_lab::{Mode, Options, Server, apps::echo};
+
+/// The nginx configuration, a template with placeholders (see the file's header).
+const NGINX_TEMPLATE: &str = include_str!("10_behind_a_proxy.nginx.conf");
+
+/// The address a client of the lesson claims to be, in `X-Forwarded-For` (a documentation
+/// address, RFC 5737: it belongs to nobody).
+const SPOOFED: &str = "203.0.113.9";
+
+fn main() {
+    println!("Lesson 10: behind a proxy");
+    let ports = binding();
+    user(&ports);
+    behind_a_proxy();
+}
+
+/// Binds 127.0.0.1 and 0.0.0.0 and shows what each server reports; returns the ports bound.
+fn binding() -> Vec<u16> {
+    common::heading("1. Which address to bind");
+    println!(
+        "A server listens on one address of the machine. 127.0.0.1 is loopback: only programs on\n\
+         this machine can connect. 0.0.0.0 means every interface: other machines can connect too,\n\
+         through this machine's network addresses (0.0.0.0 itself is not an address to browse to)."
+    );
+    let mut reported = Vec::new();
+    for host in ["127.0.0.1", "0.0.0.0"] {
+        let options =
+            Options { host: host.to_string(), port: 0, threads: 2, quiet: true, ..Options::default() };
+        let server = Server::bind(echo, options, Mode::Pool).expect("bind an ephemeral port");
+        let addr = server.server_address();
+        println!("host {host:<10} → the server reports {addr}   ({})", server.startup_line());
+        let running = server.spawn();
+        // Loopback reaches both: 0.0.0.0 includes the loopback interface. (The lesson sends
+        // nothing anywhere else.)
+        let answer = common::get(SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port())), "/");
+        println!("  a request to 127.0.0.1:{} is answered {}", addr.port(), common::status(&answer));
+        running.stop().expect("a clean shutdown");
+        reported.push((addr, common::status(&answer)));
+    }
+    println!(
+        "Behind a reverse proxy, bind 127.0.0.1: the proxy is on the same machine, and nobody\n\
+         else can bypass it. Bind 0.0.0.0 only when clients must reach the app server directly."
+    );
+    common::check(
+        reported[0].0.ip() == IpAddr::from(Ipv4Addr::LOCALHOST) && reported[0].1 == 200,
+        &format!("127.0.0.1: reports {}, loopback only, answered 200 on loopback", reported[0].0),
+    );
+    common::check(
+        reported[1].0.ip().is_unspecified() && reported[1].1 == 200,
+        &format!("0.0.0.0: reports {}, every interface, answered 200 on loopback too", reported[1].0),
+    );
+    reported.iter().map(|(addr, _)| addr.port()).collect()
+}
+
+fn user(ports: &[u16]) {
+    common::heading("2. Which user runs the app");
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    // `Uid:  real  effective  saved  filesystem`
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .and_then(|id| id.parse::<u32>().ok());
+    let low_ports = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(1024);
+    match euid {
+        Some(0) => println!("effective user id: 0 (root), from /proc/self/status"),
+        Some(id) => println!("effective user id: {id} (not root), from /proc/self/status"),
+        None => println!("effective user id: unknown (no /proc/self/status here; try `id -u`)"),
+    }
+    println!(
+        "ports below {low_ports} need root (or the CAP_NET_BIND_SERVICE capability) on this machine\n\
+         (/proc/sys/net/ipv4/ip_unprivileged_port_start)"
+    );
+    println!(
+        "waitress says not to run it as root: the server runs your app's code, so as root a bug\n\
+         or an exploit in the app can do anything to the machine. Run the app server as an\n\
+         unprivileged user on a high port, and let the proxy take ports 80 and 443 (nginx starts\n\
+         as root to bind them, then its workers drop to an unprivileged user)."
+    );
+    if euid == Some(0) {
+        println!(
+            "We are root here: common in a throwaway container (CI runs in one), and what waitress\n\
+             warns against on a server. The lesson changes no users, and needs no root."
+        );
+    }
+    let listed: Vec<String> = ports.iter().map(u16::to_string).collect();
+    common::check(
+        ports.iter().all(|&port| u32::from(port) >= low_ports),
+        &format!(
+            "the ports section 1 bound ({}) are all {low_ports} or above: no root needed",
+            listed.join(", ")
+        ),
+    );
+}
+
+fn behind_a_proxy() {
+    common::heading("3. A reverse proxy in front: what the app sees");
+    // The backend trusts the proxy's address, and believes two of its headers.
+    let trusting = |proxy: IpAddr| Options {
+        threads: 2,
+        url_prefix: "/my-app".into(),
+        trusted_proxy: Some(proxy),
+        trusted_proxy_headers: vec!["x-forwarded-for".into(), "x-forwarded-proto".into()],
+        ..Options::default()
+    };
+    let backend = common::start(echo, Mode::Pool, trusting(IpAddr::from(Ipv4Addr::LOCALHOST)));
+    println!(
+        "backend: wsgi-lab at {}, url_prefix \"/my-app\", trusted_proxy 127.0.0.1,\n\
+         trusted_proxy_headers x-forwarded-for, x-forwarded-proto, the echo app",
+        backend.url()
+    );
+    let forced = std::env::args().any(|a| a == "--built-in-proxy");
+    let nginx = if forced { None } else { find_nginx() };
+    let mut proxy = match nginx {
+        Some(path) => match Nginx::start(&path, backend.addr().port()) {
+            Ok(nginx) => Proxy::Nginx(nginx),
+            Err(e) => {
+                println!(
+                    "nginx at {} did not start ({e}); using the lesson's own minimal proxy instead",
+                    path.display()
+                );
+                Proxy::BuiltIn(MiniProxy::start(backend.addr()))
+            }
+        },
+        None if forced => {
+            println!("--built-in-proxy: using the lesson's own minimal proxy");
+            Proxy::BuiltIn(MiniProxy::start(backend.addr()))
+        }
+        None => {
+            println!(
+                "nginx not found: apt-get install nginx to run the real proxy; using the lesson's own minimal proxy instead"
+            );
+            Proxy::BuiltIn(MiniProxy::start(backend.addr()))
+        }
+    };
+    let proxy_addr = proxy.addr();
+    match &proxy {
+        Proxy::Nginx(nginx) => {
+            println!("proxy: nginx ({}) on {proxy_addr}", nginx.binary.display());
+            let dir = nginx.dir.path().display();
+            println!(
+                "nginx files: {dir} (lessons/10_behind_a_proxy.nginx.conf filled in, logs, temp paths; \
+                 removed at the end)"
+            );
+            println!(
+                "nginx command: {} -p {dir} -c {dir}/nginx.conf -g 'daemon off; pid {dir}/nginx.pid;'",
+                nginx.binary.display()
+            );
+        }
+        Proxy::BuiltIn(_) => println!("proxy: built-in (the lesson's MiniProxy) on {proxy_addr}"),
+    }
+
+    println!("\n(a) Through the proxy, with a client-chosen X-Forwarded-For: {SPOOFED}");
+    let request = format!(
+        "GET /my-app/hello?x=1 HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: {SPOOFED}\r\nConnection: close\r\n\r\n"
+    );
+    let seen = environ_of(proxy_addr, &request);
+    show(&seen);
+    println!(
+        "The proxy appended the address it saw to what the client sent. The backend believes only\n\
+         that last entry, the one its trusted proxy vouches for: REMOTE_ADDR is 127.0.0.1, not the\n\
+         {SPOOFED} the client claimed. (On a real deployment the last entry is the visitor's own\n\
+         address; here the visitor is the lesson, on this machine, so it is 127.0.0.1 again.)\n\
+         The path /my-app/hello was passed on unchanged and split by url_prefix."
+    );
+    common::check(
+        text(&seen, "REMOTE_ADDR") == "127.0.0.1",
+        &format!(
+            "REMOTE_ADDR = {} (predicted 127.0.0.1, the entry the proxy appended)",
+            text(&seen, "REMOTE_ADDR")
+        ),
+    );
+    common::check(
+        text(&seen, "HTTP_X_FORWARDED_FOR") == format!("{SPOOFED}, 127.0.0.1"),
+        &format!(
+            "X-Forwarded-For reached the app as {} (the client's entry, then the proxy's)",
+            text(&seen, "HTTP_X_FORWARDED_FOR")
+        ),
+    );
+    common::check(
+        text(&seen, "SCRIPT_NAME") == "/my-app" && text(&seen, "PATH_INFO") == "/hello",
+        &format!(
+            "SCRIPT_NAME = {}, PATH_INFO = {} (predicted /my-app and /hello)",
+            text(&seen, "SCRIPT_NAME"),
+            text(&seen, "PATH_INFO")
+        ),
+    );
+
+    println!("\n(b) Straight to a backend that trusts another address (127.0.0.2), the same header");
+    let other = common::start(echo, Mode::Pool, trusting(IpAddr::from([127, 0, 0, 2])));
+    let direct = environ_of(other.addr(), &request);
+    show(&direct);
+    println!(
+        "The request came from 127.0.0.1, which this backend does not trust: the proxy headers\n\
+         are removed before the app runs, so no client can claim an address."
+    );
+    common::check(
+        text(&direct, "REMOTE_ADDR") == "127.0.0.1" && text(&direct, "HTTP_X_FORWARDED_FOR") == ABSENT,
+        "untrusted client: REMOTE_ADDR is its own address and X-Forwarded-For was removed",
+    );
+    other.stop().expect("a clean shutdown");
+
+    println!("\n(c) Straight to the first backend, which trusts 127.0.0.1, the same header");
+    let bypass = environ_of(backend.addr(), &request);
+    println!("{:<22} = {}", "REMOTE_ADDR", text(&bypass, "REMOTE_ADDR"));
+    println!(
+        "Trust is by address: any program that connects from the proxy's address is believed. Here\n\
+         the lesson's client shares 127.0.0.1 with the proxy, so its claim is taken. So only the\n\
+         proxy should reach the backend: bound to 127.0.0.1, on a machine running nothing untrusted."
+    );
+    common::check(
+        text(&bypass, "REMOTE_ADDR") == SPOOFED,
+        &format!(
+            "a client on the trusted address is believed: REMOTE_ADDR = {}",
+            text(&bypass, "REMOTE_ADDR")
+        ),
+    );
+
+    proxy.stop();
+    backend.stop().expect("a clean shutdown");
+}
+
+/// The echo app's environ for `request` sent to `addr`.
+fn environ_of(addr: SocketAddr, request: &str) -> Value {
+    let response = common::exchange(addr, request);
+    let json: Value = serde_json::from_str(common::body(&response))
+        .unwrap_or_else(|_| panic!("the echo app answers JSON, got {response:?}"));
+    json["environ"].clone()
+}
+
+/// What `text` says of a key the environ does not have.
+const ABSENT: &str = "(absent)";
+
+/// An environ value as text, or [`ABSENT`].
+fn text<'a>(environ: &'a Value, key: &str) -> &'a str {
+    environ[key].as_str().unwrap_or(ABSENT)
+}
+
+fn show(environ: &Value) {
+    let keys = [
+        "REMOTE_ADDR",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "HTTP_X_FORWARDED_FOR",
+        "HTTP_X_FORWARDED_PROTO",
+        "wsgi.url_scheme",
+        "HTTP_HOST",
+    ];
+    for key in keys {
+        println!("{key:<22} = {}", text(environ, key));
+    }
+}
+
+enum Proxy {
+    Nginx(Nginx),
+    BuiltIn(MiniProxy),
+}
+
+impl Proxy {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Proxy::Nginx(nginx) => SocketAddr::from((Ipv4Addr::LOCALHOST, nginx.port)),
+            Proxy::BuiltIn(mini) => mini.addr,
+        }
+    }
+
+    fn stop(&mut self) {
+        match self {
+            Proxy::Nginx(nginx) => nginx.stop(),
+            Proxy::BuiltIn(mini) => mini.stop(),
+        }
+    }
+}
+
+/// `nginx` on the PATH, or Debian's `/usr/sbin/nginx` (often not on a user's PATH).
+fn find_nginx() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("nginx"))
+        .chain([PathBuf::from("/usr/sbin/nginx")])
+        .find(|candidate| candidate.is_file())
+}
+
+/// A real nginx, in the foreground as our child, writing only inside its temporary directory.
+struct Nginx {
+    binary: PathBuf,
+    child: Child,
+    port: u16,
+    /// Removed when dropped, after nginx has stopped.
+    dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    /// Starts nginx on a free port; tries again (up to three times) if it does not come up,
+    /// for the rare case where another program took the port between our check and nginx.
+    fn start(binary: &Path, backend_port: u16) -> Result<Nginx, String> {
+        let mut result = Nginx::try_start(binary, backend_port);
+        for _ in 0..2 {
+            if result.is_ok() {
+                break;
+            }
+            result = Nginx::try_start(binary, backend_port);
+        }
+        result
+    }
+
+    fn try_start(binary: &Path, backend_port: u16) -> Result<Nginx, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("no temporary directory: {e}"))?;
+        // Run as root, nginx's workers drop to an unprivileged user, which must be able to
+        // enter the directory to reach its temp paths.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+        // A free port: bind port 0, note the port, release it for nginx.
+        let port =
+            TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let temp = dir.path().display().to_string();
+        let config = NGINX_TEMPLATE
+            .replace("@TEMP_DIR@", &temp)
+            .replace("@LISTEN_PORT@", &port.to_string())
+            .replace("@BACKEND_PORT@", &backend_port.to_string());
+        let config_path = dir.path().join("nginx.conf");
+        std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+        // nginx's early messages (before it reads error_log) go to stderr: keep them too.
+        let stderr = std::fs::File::create(dir.path().join("stderr.log")).map_err(|e| e.to_string())?;
+        let child = Command::new(binary)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&config_path)
+            .arg("-g")
+            .arg(format!("daemon off; pid {temp}/nginx.pid;"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| format!("cannot run it: {e}"))?;
+        let mut nginx = Nginx { binary: binary.to_path_buf(), child, port, dir };
+        // Ready when it accepts connections; gone if it exited (a bad config, a taken port).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Ok(Some(status)) = nginx.child.try_wait() {
+                return Err(format!("it exited with {status}: {}", nginx.logs()));
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(nginx);
+            }
+            if Instant::now() > deadline {
+                nginx.stop();
+                return Err(format!("not listening after 5 s: {}", nginx.logs()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What nginx said, for an error message.
+    fn logs(&self) -> String {
+        let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        format!("{}{}", read("stderr.log"), read("error.log")).trim().replace('\n', " | ")
+    }
+
+    /// SIGTERM (nginx's fast shutdown: the master stops its workers, then exits), then wait;
+    /// SIGKILL if it has not exited within 5 s.
+    fn stop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// The lesson's own reverse proxy, for machines without nginx: one request per connection,
+/// one connection at a time, request bodies by Content-Length only. It does what section 3
+/// needs nginx for: append the peer to X-Forwarded-For, set X-Forwarded-Proto, forward.
+struct MiniProxy {
+    addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MiniProxy {
+    fn start(backend: SocketAddr) -> MiniProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port on 127.0.0.1");
+        let addr = listener.local_addr().unwrap();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let stop = stopping.clone();
+        let thread = std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(client) = client {
+                    let _ = forward(client, backend);
+                }
+            }
+        });
+        MiniProxy { addr, stopping, thread: Some(thread) }
+    }
+
+    /// Sets the flag, then wakes the accept loop with a connection of its own.
+    fn stop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One request: read the head, rewrite the proxy headers, send it and its body to the backend,
+/// copy the response back until the backend closes.
+fn forward(mut client: TcpStream, backend: SocketAddr) -> io::Result<()> {
+    client.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let peer = client.peer_addr()?.ip();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if client.read(&mut byte)? == 0 || head.len() > 64 * 1024 {
+            return Ok(());
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let mut lines = head.split("\r\n").filter(|line| !line.is_empty());
+    let mut out = format!("{}\r\n", lines.next().unwrap_or_default());
+    let (mut forwarded_for, mut body_length) = (Vec::new(), 0);
+    for line in lines {
+        let (name, value) = line.split_once(':').unwrap_or((line, ""));
+        match name.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => {
+                forwarded_for.push(value.trim().to_string());
+                continue;
+            }
+            // Ours replace these: the scheme is what we saw, and we close after one request.
+            "x-forwarded-proto" | "connection" => continue,
+            "content-length" => body_length = value.trim().parse::<u64>().unwrap_or(0),
+            _ => {}
+        }
+        out += &format!("{line}\r\n");
+    }
+    // nginx's $proxy_add_x_forwarded_for: whatever the client sent, then the address we saw.
+    forwarded_for.push(peer.to_string());
+    out += &format!(
+        "X-Forwarded-For: {}\r\nX-Forwarded-Proto: http\r\nConnection: close\r\n\r\n",
+        forwarded_for.join(", ")
+    );
+    let mut upstream = TcpStream::connect(backend)?;
+    upstream.write_all(out.as_bytes())?;
+    io::copy(&mut (&client).take(body_length), &mut upstream)?;
+    io::copy(&mut upstream, &mut client)?;
+    Ok(())
+}

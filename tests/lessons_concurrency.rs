@@ -1,0 +1,192 @@
+//! Lessons 5–7 run as a class would run them (`--quick`), and what they print keeps its
+//! promises: the url_prefix table matches SPEC §5, one thread against a pool matches N × d and
+//! ⌈N / threads⌉ × d, and workers scale blocking work but not CPU work past the cores.
+//!
+//! The lessons time things on a 2-core machine that other tests share, so the numbers are
+//! checked as ratios with margins wider than the lessons' own verdicts, and the three lessons
+//! run one at a time (a lesson measuring CPU throughput must not share the cores with another).
+
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Held while a lesson runs: the tests of this file take turns.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Runs a lesson binary with `--quick`, checks it succeeded, and returns what it printed.
+fn run(binary: &str) -> String {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let started = Instant::now();
+    let output = Command::new(binary).arg("--quick").output().expect("the lesson runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{binary} failed: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("{binary} --quick took {:.1} s", started.elapsed().as_secs_f64());
+    stdout
+}
+
+/// The one line containing `needle` (the lesson prints it exactly once).
+fn line<'a>(out: &'a str, needle: &str) -> &'a str {
+    let found: Vec<&str> = out.lines().filter(|l| l.contains(needle)).collect();
+    assert_eq!(found.len(), 1, "one line with {needle:?} expected, found {found:?} in:\n{out}");
+    found[0]
+}
+
+/// The verdict line (`OK:` or `NOT AS PREDICTED:`) containing `needle`.
+fn verdict<'a>(out: &'a str, needle: &str) -> &'a str {
+    let found = line(out, needle);
+    assert!(
+        found.starts_with("OK: ") || found.starts_with("NOT AS PREDICTED: "),
+        "not a verdict line: {found:?}"
+    );
+    found
+}
+
+/// The number right after `marker` in `text`, such as the 1.93 of `measured ×1.93`.
+fn number_after(text: &str, marker: &str) -> f64 {
+    let at = text.find(marker).unwrap_or_else(|| panic!("{marker:?} not in {text:?}")) + marker.len();
+    let digits: String = text[at..].chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    digits.parse().unwrap_or_else(|_| panic!("no number after {marker:?} in {text:?}"))
+}
+
+/// The whitespace-separated words of the table row whose first word is `first`.
+fn row<'a>(out: &'a str, first: &str) -> Vec<&'a str> {
+    out.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|words| words.first() == Some(&first))
+        .unwrap_or_else(|| panic!("no row starting with {first:?} in:\n{out}"))
+}
+
+#[test]
+fn lesson_05_url_prefix_shows_what_the_app_sees_and_where_waitress_differs() {
+    let out = run(env!("CARGO_BIN_EXE_lesson-05-url-prefix"));
+    // Inside the prefix: status, SCRIPT_NAME, PATH_INFO, as measured through the server.
+    assert_eq!(row(&out, "/my-app")[..4], ["/my-app", "200", "/my-app", "\"\""]);
+    assert_eq!(row(&out, "/my-app/")[..4], ["/my-app/", "200", "/my-app", "/"]);
+    assert_eq!(row(&out, "/my-app/hi")[..4], ["/my-app/hi", "200", "/my-app", "/hi"]);
+    assert_eq!(row(&out, "/my-app/x/y?q=1")[..4], ["/my-app/x/y?q=1", "200", "/my-app", "/x/y"]);
+    // Outside: 404 from the server, and what waitress would have done instead.
+    for outside in ["/hi", "/my-application", "/My-App/hi", "/"] {
+        let words = row(&out, outside);
+        assert_eq!(words[1], "404", "{outside}: {words:?}");
+        assert!(
+            words.contains(&format!("PATH_INFO={outside}").as_str()),
+            "{outside}: the waitress column should keep the whole path: {words:?}"
+        );
+    }
+    assert!(out.contains("/hi is outside /my-app"), "the 404 body names the prefix:\n{out}");
+    // Normalisation and URLs.
+    assert_eq!(row(&out, "\"my-app/\""), ["\"my-app/\"", "/my-app"]);
+    assert_eq!(row(&out, "\"/\""), ["\"/\"", "\"\""]);
+    assert!(line(&out, "request_uri(environ, true)").contains("http://localhost/my-app/x/y?q=1"));
+    assert!(line(&out, "application_uri(environ)").contains("http://localhost/my-app "));
+    // Behind the proxy: the wiki, never told its prefix, builds a link that leads nowhere.
+    assert_eq!(row(&out, "/wiki/page")[1..], ["\"\"", "/page", "http://localhost/page"]);
+    assert_eq!(row(&out, "/blog/posts/1")[1..], ["/blog", "/posts/1", "http://localhost/blog/posts/1"]);
+    // Every claim holds: nothing here depends on timing.
+    let verdicts: Vec<&str> =
+        out.lines().filter(|l| l.starts_with("OK: ") || l.starts_with("NOT AS PREDICTED")).collect();
+    assert_eq!(verdicts.len(), 5, "five claims expected: {verdicts:?}");
+    assert!(verdicts.iter().all(|v| v.starts_with("OK: ")), "{verdicts:#?}");
+    assert!(out.contains("Where waitress differs"));
+}
+
+#[test]
+fn lesson_06_one_thread_takes_n_times_d_and_a_pool_takes_waves() {
+    let out = run(env!("CARGO_BIN_EXE_lesson-06-concurrency"));
+    // Quick mode: N = 6 requests of d = 150 ms, a pool of 3.
+    assert!(out.contains("6 requests GET /?ms=150"), "{out}");
+    line(&out, "= 6 × 150 ms = 0.90 s");
+    line(&out, "= ⌈6 / 3⌉ × 150 ms = 2 × 150 ms = 0.30 s");
+    // Off a terminal, one line per response as it arrives, the last one of each server too.
+    for server in ["single-threaded", "pool of 3"] {
+        let arrivals = out.lines().filter(|l| l.contains(server) && l.ends_with(" done")).count();
+        assert_eq!(arrivals, 6, "six arrival lines for {server}:\n{out}");
+    }
+    line(&out, "OK: all 12 responses were 200");
+
+    let single = verdict(&out, "single-threaded took");
+    let pool = verdict(&out, "pool of 3 took");
+    let (single_ratio, pool_ratio) = (number_after(single, "ratio "), number_after(pool, "ratio "));
+    // Sleeping makes the predictions lower bounds; a busy machine only adds, within reason.
+    assert!((0.9..=2.0).contains(&single_ratio), "single-threaded vs N × d: {single}");
+    assert!((0.9..=2.0).contains(&pool_ratio), "pool vs ⌈N / threads⌉ × d: {pool}");
+    let single_s = number_after(single, "took ");
+    let pool_s = number_after(pool, "took ");
+    assert!(
+        single_s >= 1.8 * pool_s,
+        "one thread should take about 3× the pool's time: {single_s} vs {pool_s}"
+    );
+    verdict(&out, "the pool finished");
+}
+
+#[test]
+fn lesson_07_workers_scale_waiting_not_computing() {
+    // CPU throughput is what other programs on a shared machine disturb most (a compiler taking
+    // a core halves the second worker's gain), so the timing claims get up to three runs; the
+    // text must be right every time.
+    let mut misses = Vec::new();
+    for _ in 0..3 {
+        let out = run(env!("CARGO_BIN_EXE_lesson-07-workers-formula"));
+        check_lesson_07_text(&out);
+        match lesson_07_claims(&out) {
+            Ok(()) => return,
+            Err(miss) => {
+                eprintln!("lesson 7 missed a claim, running it again: {miss}");
+                misses.push(miss);
+            }
+        }
+    }
+    panic!("lesson 7 missed its claims three times: {misses:#?}");
+}
+
+/// What lesson 7 must print whatever the timing.
+fn check_lesson_07_text(out: &str) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    line(out, &format!("This machine: {cores} cores"));
+    line(out, &format!("default_threads() = 2 × {cores} + 1 = {}", 2 * cores + 1));
+    verdict(out, "blocking work scales with workers");
+    verdict(out, &format!("{cores} workers ≈ {cores} × 1 worker on CPU work"));
+    verdict(out, &format!("{} workers ≈ {cores} × 1 worker, not {} ×", 4 * cores, 4 * cores));
+    verdict(out, "(a GIL stand-in)");
+    assert!(out.contains("3. What Python's GIL changes"));
+    assert!(out.contains("gunicorn counts processes"));
+}
+
+/// Lesson 7's numbers against its claims, with margins wider than its own verdicts.
+fn lesson_07_claims(out: &str) -> Result<(), String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let c = cores as f64;
+    let check = |ok: bool, why: String| if ok { Ok(()) } else { Err(why) };
+
+    // Blocking work: every row near min(workers, connections) ÷ d, and a real gain.
+    let blocking = verdict(out, "blocking work scales with workers");
+    let (lowest, highest) = (number_after(blocking, "between "), number_after(blocking, " and "));
+    check(lowest >= 0.6 && highest <= 1.4, format!("Little's law rows: {blocking}"))?;
+    let (gain, predicted) = (number_after(blocking, "gained ×"), number_after(blocking, "predicted ×"));
+    check(gain >= 0.65 * predicted, format!("blocking work should scale with workers: {blocking}"))?;
+
+    // CPU-bound work: scales to the core count, not past it; a GIL stand-in stops it at ×1.
+    let at_cores = number_after(verdict(out, "on CPU work"), "measured ×");
+    check(
+        cores == 1 || at_cores >= 0.6 * c,
+        format!("{cores} workers should compute about ×{cores}: ×{at_cores}"),
+    )?;
+    check(at_cores <= 1.4 * c, format!("no more than the cores compute at once: ×{at_cores}"))?;
+    let beyond_line = format!("{} workers ≈ {cores} × 1 worker, not {} ×", 4 * cores, 4 * cores);
+    let beyond = number_after(verdict(out, &beyond_line), "measured ×");
+    check(
+        (0.6 * c..=1.75 * c).contains(&beyond),
+        format!("{} workers should stay near ×{cores}, far from ×{}: ×{beyond}", 4 * cores, 4 * cores),
+    )?;
+    let gil = number_after(verdict(out, "(a GIL stand-in)"), "measured ×");
+    check((0.5..=1.5).contains(&gil), format!("one lock around the computation should leave ×1: ×{gil}"))?;
+    check(
+        cores == 1 || gil < at_cores,
+        format!("the GIL stand-in should lose what {cores} cores gained: ×{gil} vs ×{at_cores}"),
+    )
+}
