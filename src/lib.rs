@@ -30,6 +30,7 @@
 //! | [`environ`] | [`Environ`] and `wsgi.input` | the `environ` dict |
 //! | [`http`] | request heads and bodies in, responses out, [`HttpError`] | `wsgiref.handlers`, waitress's parser |
 //! | [`handler`] | one request: environ → app → response | `BaseHandler.run` |
+//! | [`options`] | [`Options`]: every setting in one table, `default_threads` | waitress's `adjustments` |
 //! | [`server`] | [`make_server`], [`serve`], [`Server`], [`Options`], single-threaded mode | `wsgiref.simple_server`, `waitress.serve` |
 //! | [`shutdown`] | [`ShutdownHandle`], Ctrl+C | `server.shutdown()`, `KeyboardInterrupt` |
 //! | [`pool`] | the `ThreadPool` of `Worker`s that run the app in pool mode | waitress's task dispatcher |
@@ -59,6 +60,7 @@ pub mod http;
 pub mod lab;
 pub mod log;
 pub mod mount;
+pub mod options;
 mod poller;
 pub mod pool;
 pub mod proxy;

@@ -12,6 +12,8 @@
 //! running at a time, and turns are served first come, first served: that is what makes the pool
 //! fair to every connection.
 
+mod table;
+
 use crate::channel::{Conn, Next, receive};
 use crate::environ::ServerEnviron;
 use crate::handler::{Handler, write_error};
@@ -27,49 +29,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-enum Slot {
-    Free,
-    Parked(Conn),
-    /// The poller or a worker has it. `pending`: the socket became readable meanwhile, so
-    /// whoever puts it back must look at it first (epoll will not say so again).
-    Taken {
-        pending: bool,
-    },
-    Draining(Conn),
-}
-
-/// The connection table, shared by the poller and the workers.
-struct Table {
-    slots: Vec<Slot>,
-    free: Vec<usize>,
-    open: usize,
-    /// No deadline falls before this; `None` when nothing waits.
-    next_sweep: Option<Instant>,
-    /// Set at shutdown: workers close connections instead of parking them.
-    closing: bool,
-    /// When the poller's current wait ends by itself (`None`: only an event ends it).
-    poller_wakes_at: Option<Instant>,
-}
-
-impl Table {
-    /// Notes a deadline. Returns whether it falls before the poller's current wait ends: then
-    /// a worker must wake the poller, or the deadline would pass unnoticed.
-    fn remind(&mut self, deadline: Instant) -> bool {
-        self.next_sweep = Some(self.next_sweep.map_or(deadline, |t| t.min(deadline)));
-        self.poller_wakes_at.is_none_or(|t| deadline < t)
-    }
-
-    fn free(&mut self, token: usize) {
-        self.slots[token] = Slot::Free;
-        self.free.push(token);
-        self.open -= 1;
-    }
-
-    fn taken(&self) -> usize {
-        self.slots.iter().filter(|s| matches!(s, Slot::Taken { .. })).count()
-    }
-}
+use table::{Slot, Table};
 
 /// A turn for a worker: a connection with something to read, and its slot.
 struct Turn {
@@ -110,14 +70,7 @@ pub(crate) fn serve(server: &Server) -> io::Result<()> {
     let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
     server.shutdown_handle().set_waker(waker.clone());
     let options = server.options().clone();
-    let table = Table {
-        slots: Vec::new(),
-        free: Vec::new(),
-        open: 0,
-        next_sweep: None,
-        closing: false,
-        poller_wakes_at: None,
-    };
+    let table = Table::new();
     let shared = Arc::new(Shared {
         app: server.app(),
         environ: ServerEnviron::new(server.server_address(), true),

@@ -8,7 +8,8 @@
 
 mod single;
 
-use crate::http::Limits;
+pub use crate::options::{Options, default_threads};
+
 use crate::proxy::ProxyPolicy;
 use crate::stats::Stats;
 use crate::{App, Log, ShutdownHandle, UrlPrefix};
@@ -18,89 +19,6 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Every setting of a server in one table, with waitress's names where it has one.
-///
-/// `serve(app, Options { port: 50100, threads: 1, url_prefix: "/my-app".into(), ..Options::default() })`
-/// is the twin of waitress's `serve(app, port=50100, threads=1, url_prefix="/my-app")`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Options {
-    /// The interface to bind: `"127.0.0.1"` (this machine only, the default), `"0.0.0.0"` or
-    /// `""` (every interface, as in Python).
-    pub host: String,
-    /// The port; 0 asks the OS for a free one ([`Server::server_address`] tells which).
-    pub port: u16,
-    /// Workers in pool mode; default 2 × cores + 1.
-    pub threads: usize,
-    /// Mount the app under this prefix (SPEC §5); `""` or `"/"` for the root.
-    pub url_prefix: String,
-    /// How long a client may take to send a complete request head (slowloris), default 10 s.
-    pub header_timeout: Duration,
-    /// How long an idle keep-alive connection is kept, default 5 s.
-    pub idle_timeout: Duration,
-    /// How long one write to a client may block, default 30 s.
-    pub write_timeout: Duration,
-    /// Largest request head, default 64 KiB.
-    pub max_request_header_size: usize,
-    /// Largest request body, default 1 GiB.
-    pub max_request_body_size: u64,
-    /// Bodies larger than this go to a temporary file, default 1 MiB.
-    pub spool_threshold: usize,
-    /// Open connections at most (pool mode); past it the server stops accepting until one
-    /// closes, and new clients wait in the OS's backlog. Default 2,048.
-    pub connection_limit: usize,
-    /// How long shutdown waits for requests in flight, default 10 s.
-    pub shutdown_timeout: Duration,
-    /// The reverse proxy whose `X-Forwarded-*` / `Forwarded` headers are believed
-    /// (waitress's `trusted_proxy`); from anyone else they are removed.
-    pub trusted_proxy: Option<std::net::IpAddr>,
-    /// Which proxy headers to believe from it, such as `["x-forwarded-for", "x-forwarded-proto"]`.
-    pub trusted_proxy_headers: Vec<String>,
-    /// One access line per request on stderr.
-    pub log_requests: bool,
-    /// No log lines at all, not even errors (for servers inside measurements and tests).
-    pub quiet: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        let limits = Limits::default();
-        Options {
-            host: "127.0.0.1".to_string(),
-            port: 8080,
-            threads: default_threads(),
-            url_prefix: String::new(),
-            header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(5),
-            write_timeout: Duration::from_secs(30),
-            max_request_header_size: limits.max_request_header_size,
-            max_request_body_size: limits.max_request_body_size,
-            spool_threshold: limits.spool_threshold,
-            connection_limit: 2048,
-            shutdown_timeout: Duration::from_secs(10),
-            trusted_proxy: None,
-            trusted_proxy_headers: Vec::new(),
-            log_requests: true,
-            quiet: false,
-        }
-    }
-}
-
-impl Options {
-    /// The receiver limits these options set.
-    pub fn limits(&self) -> Limits {
-        Limits {
-            max_request_header_size: self.max_request_header_size,
-            max_request_body_size: self.max_request_body_size,
-            spool_threshold: self.spool_threshold,
-        }
-    }
-}
-
-/// 2 × cores + 1, the rule of thumb the tutorials quote (gunicorn's, for processes).
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()) * 2 + 1
-}
 
 /// Who runs the request handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
