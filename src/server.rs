@@ -252,10 +252,10 @@ impl Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn spawn(self) -> Running {
-        let (addr, handle) = (self.addr, self.shutdown_handle());
+        let (addr, handle, stats) = (self.addr, self.shutdown_handle(), self.stats());
         let server = self.ctrl_c(false);
         let thread = std::thread::spawn(move || server.serve_forever());
-        Running { addr, handle, thread: Some(thread) }
+        Running { addr, handle, stats, thread: Some(thread) }
     }
 
     /// Waits for one connection and answers its one request, as wsgiref's `handle_request`.
@@ -269,6 +269,7 @@ impl Server {
 pub struct Running {
     addr: SocketAddr,
     handle: ShutdownHandle,
+    stats: Arc<Stats>,
     thread: Option<std::thread::JoinHandle<Result<(), Error>>>,
 }
 
@@ -276,6 +277,11 @@ impl Running {
     /// Where the server listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The server's live counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// `http://127.0.0.1:PORT`, for building URLs.

@@ -8,54 +8,30 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use wsgi_lab::lab::bench::{BenchConfig, BenchError, ErrorKind, Progress, Stop, run};
-use wsgi_lab::stats::Stats;
-use wsgi_lab::{App, Mode, Options, Server, ShutdownHandle, apps};
+use wsgi_lab::{App, Mode, Options, Running, Server, apps};
 
 /// A wsgi-lab server in pool mode on a free port, shut down when dropped.
-struct Running {
-    addr: SocketAddr,
-    stats: Arc<Stats>,
-    handle: ShutdownHandle,
-    thread: Option<JoinHandle<Result<(), wsgi_lab::Error>>>,
-}
-
 fn serve(app: impl App + 'static) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let options = Options { threads: 4, ..Options::default() };
-    let server =
-        Server::from_listener(listener, app, options, Mode::Pool).unwrap().log_requests(false).ctrl_c(false);
-    let (addr, stats, handle) = (server.server_address(), server.stats(), server.shutdown_handle());
-    let thread = std::thread::spawn(move || server.serve_forever());
-    Running { addr, stats, handle, thread: Some(thread) }
+    Server::from_listener(listener, app, options, Mode::Pool).unwrap().log_requests(false).spawn()
 }
 
-impl Running {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// The server counts a request once its worker has finished with it, which can be a
-    /// moment after the client has the response: wait (boundedly) for the count to reach
-    /// `at_least`, then return it.
-    fn served(&self, at_least: u64) -> u64 {
-        let give_up = Instant::now() + Duration::from_secs(3);
-        while self.stats.served() < at_least && Instant::now() < give_up {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        self.stats.served()
-    }
+fn url(server: &Running, path: &str) -> String {
+    format!("{}{path}", server.url())
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.handle.shutdown();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+/// The server counts a request once its worker has finished with it, which can be a moment
+/// after the client has the response: wait (boundedly) for the count to reach `at_least`, then
+/// return it.
+fn served(server: &Running, at_least: u64) -> u64 {
+    let give_up = Instant::now() + Duration::from_secs(3);
+    while server.stats().served() < at_least && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(5));
     }
+    server.stats().served()
 }
 
 /// A raw server: each accepted connection goes to `answer` on a thread of its own. The
@@ -95,7 +71,7 @@ fn config(url: String, connections: usize, stop: Stop) -> BenchConfig {
 #[test]
 fn count_mode_completes_exactly_n_and_the_server_agrees() {
     let server = serve(apps::hello);
-    let report = run(&config(server.url("/"), 8, Stop::Requests(1000))).unwrap();
+    let report = run(&config(url(&server, "/"), 8, Stop::Requests(1000))).unwrap();
     assert_eq!(report.completed, 1000, "{report}");
     assert_eq!(report.statuses.get(&200), Some(&1000));
     assert_eq!(report.total_errors(), 0, "{report}");
@@ -110,7 +86,7 @@ fn count_mode_completes_exactly_n_and_the_server_agrees() {
             && latency.p90_ms <= latency.p99_ms
             && latency.p99_ms <= latency.max_ms
     );
-    assert_eq!(server.served(1000), 1000);
+    assert_eq!(served(&server, 1000), 1000);
     let json = report.to_json();
     assert_eq!(json["completed"], 1000);
     assert_eq!(json["errors"]["malformed"], 0);
@@ -123,7 +99,7 @@ fn chunked_responses_are_read_to_their_last_chunk() {
     let path = "/?chunks=5&size=100";
     // One response as the server sends it on a keep-alive connection; a chunked body ends
     // with the zero chunk and an empty trailer.
-    let mut raw = TcpStream::connect(server.addr).unwrap();
+    let mut raw = TcpStream::connect(server.addr()).unwrap();
     raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(raw, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
     let mut one = Vec::new();
@@ -136,7 +112,7 @@ fn chunked_responses_are_read_to_their_last_chunk() {
     assert!(String::from_utf8_lossy(&one).to_ascii_lowercase().contains("transfer-encoding: chunked"));
     drop(raw);
 
-    let report = run(&config(server.url(path), 2, Stop::Requests(20))).unwrap();
+    let report = run(&config(url(&server, path), 2, Stop::Requests(20))).unwrap();
     assert_eq!(report.completed, 20, "{report}");
     assert_eq!(report.total_errors(), 0, "{report}");
     assert_eq!(report.bytes_received, 20 * one.len() as u64, "every byte of 20 responses, no more");
@@ -165,15 +141,15 @@ fn close_delimited_responses_are_read_to_the_end_and_the_connection_reopened() {
 #[test]
 fn no_keep_alive_opens_a_connection_per_request() {
     let server = serve(apps::hello);
-    let config = BenchConfig { no_keep_alive: true, ..config(server.url("/"), 2, Stop::Requests(50)) };
+    let config = BenchConfig { no_keep_alive: true, ..config(url(&server, "/"), 2, Stop::Requests(50)) };
     let report = run(&config).unwrap();
     assert!(!report.keep_alive);
     assert_eq!(report.completed, 50, "{report}");
     assert_eq!(report.total_errors(), 0, "{report}");
     let active = report.fairness.per_connection.iter().filter(|&&n| n > 0).count() as u64;
     assert_eq!(report.reconnects, 50 - active);
-    assert_eq!(server.served(50), 50);
-    assert_eq!(server.stats.snapshot().accepted, 50, "one connection per request");
+    assert_eq!(served(&server, 50), 50);
+    assert_eq!(server.stats().snapshot().accepted, 50, "one connection per request");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::sync::{Arc, Barrier, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use wsgi_lab::stats::Stats;
-use wsgi_lab::{App, Body, Environ, Mode, Options, Server, ShutdownHandle, StartResponse, apps};
+use wsgi_lab::{App, Body, Environ, Mode, Options, Server, StartResponse, apps};
 
 /// The tests of this file run in parallel, except those that count the process's threads or
 /// load both cores: they hold this lock for writing, the others for reading.
@@ -30,38 +30,27 @@ fn alone() -> RwLockWriteGuard<'static, ()> {
     ALONE.write().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A server serving in a background thread, with its live stats. Dropping it shuts it down.
+/// A server serving in a background thread, with its mode and live stats. Dropping it shuts it
+/// down.
 struct Running {
     addr: SocketAddr,
     mode: Mode,
     stats: Arc<Stats>,
-    handle: ShutdownHandle,
-    thread: Option<JoinHandle<Result<(), wsgi_lab::Error>>>,
+    server: wsgi_lab::Running,
 }
 
 fn run(app: impl App + 'static, options: Options, mode: Mode) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server =
-        Server::from_listener(listener, app, options, mode).unwrap().log_requests(false).ctrl_c(false);
-    let (addr, stats, handle) = (server.server_address(), server.stats(), server.shutdown_handle());
-    let thread = Some(std::thread::spawn(move || server.serve_forever()));
-    Running { addr, mode, stats, handle, thread }
+    let server = Server::from_listener(listener, app, options, mode).unwrap().log_requests(false);
+    let stats = server.stats();
+    let server = server.spawn();
+    Running { addr: server.addr(), mode, stats, server }
 }
 
 impl Running {
     /// Shuts down and returns what `serve_forever` returned.
-    fn stop(mut self) -> Result<(), wsgi_lab::Error> {
-        self.handle.shutdown();
-        self.thread.take().unwrap().join().expect("the server thread panicked")
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            self.handle.shutdown();
-            let _ = thread.join();
-        }
+    fn stop(self) -> Result<(), wsgi_lab::Error> {
+        self.server.stop()
     }
 }
 

@@ -6,9 +6,8 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::thread::JoinHandle;
 use std::time::Duration;
-use wsgi_lab::{App, Mode, Options, Server, ShutdownHandle};
+use wsgi_lab::{App, Mode, Options, Running, Server};
 
 /// How long a client waits for the server before the test fails: long enough for a loaded
 /// machine, short enough that a bug cannot hang the suite.
@@ -20,35 +19,26 @@ pub fn options() -> Options {
     Options { header_timeout: Duration::from_secs(3), quiet: true, ..Options::default() }
 }
 
-/// A server running `serve_forever` in a background thread. Dropping it shuts it down and
-/// joins the thread, so a failing test does not leave a server behind.
+/// A server running `serve_forever` in a background thread ([`Server::spawn`]). Dropping it
+/// shuts it down and joins the thread, so a failing test does not leave a server behind.
 pub struct TestServer {
     /// Where the server listens (127.0.0.1 and the port the OS picked).
     pub addr: SocketAddr,
-    /// Stops `serve_forever` from the test thread.
-    pub handle: ShutdownHandle,
-    thread: Option<JoinHandle<Result<(), wsgi_lab::Error>>>,
+    running: Running,
 }
 
 /// Binds 127.0.0.1:0 (a free port) and serves `app` with `options` in `mode`.
 pub fn start(app: impl App + 'static, options: Options, mode: Mode) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let server = Server::from_listener(listener, app, options, mode)
-        .expect("server from listener")
-        .log_requests(false)
-        .ctrl_c(false);
-    let addr = server.server_address();
-    let handle = server.shutdown_handle();
-    let thread = std::thread::spawn(move || server.serve_forever());
-    TestServer { addr, handle, thread: Some(thread) }
+    let server = Server::from_listener(listener, app, options, mode).expect("server from listener");
+    let running = server.log_requests(false).spawn();
+    TestServer { addr: running.addr(), running }
 }
 
 impl TestServer {
     /// Shuts the server down and returns what `serve_forever` returned.
-    pub fn stop(mut self) -> Result<(), wsgi_lab::Error> {
-        self.handle.shutdown();
-        let thread = self.thread.take().expect("the server thread is joined once");
-        thread.join().expect("the server thread panicked")
+    pub fn stop(self) -> Result<(), wsgi_lab::Error> {
+        self.running.stop()
     }
 
     /// Sends `request` on a new connection and parses the answer (see [`exchange`]).
@@ -59,17 +49,6 @@ impl TestServer {
     /// A plain `GET path`, with `Connection: close` so that it also ends in pool mode.
     pub fn get(&self, path: &str) -> Response {
         self.request(format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"))
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            self.handle.shutdown();
-            // The result matters only to tests that call `stop`; a panic here would hide the
-            // test's own failure.
-            let _ = thread.join();
-        }
     }
 }
 
