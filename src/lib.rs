@@ -31,7 +31,7 @@
 //! | [`http`] | request heads and bodies in, responses out, [`HttpError`] | `wsgiref.handlers`, waitress's parser |
 //! | [`handler`] | one request: environ → app → response | `BaseHandler.run` |
 //! | [`options`] | [`Options`]: every setting in one table, `default_threads` | waitress's `adjustments` |
-//! | [`server`] | [`make_server`], [`serve`], [`Server`], [`Options`], single-threaded mode | `wsgiref.simple_server`, `waitress.serve` |
+//! | [`server`] | [`make_server`], [`serve`], [`Server`], [`Running`], single-threaded mode | `wsgiref.simple_server`, `waitress.serve` |
 //! | [`shutdown`] | [`ShutdownHandle`], Ctrl+C | `server.shutdown()`, `KeyboardInterrupt` |
 //! | [`pool`] | the `ThreadPool` of `Worker`s that run the app in pool mode | waitress's task dispatcher |
 //! | `poller` | pool mode's event loop and its table of connections | waitress's `asyncore` loop |
@@ -46,6 +46,7 @@
 //! | [`apps`] | the built-in demo apps, [`apps::demo_app`] | `wsgiref.simple_server.demo_app` |
 //! | [`testing`] | calling an app with no socket | wsgiref's in-memory handler |
 //! | [`log`] | the access log | `WSGIRequestHandler.log_message` |
+//! | [`lab`] | `bench` (load generator with a fairness report), `compare`, `watch` (live view) | wrk, htop |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
