@@ -17,7 +17,7 @@
 //!   [`Head`](crate::http::Head) and the environ built by [`Environ::from_request`], so the app
 //!   sees the same keys and the same decoding (`wsgi.multithread` is false).
 //! - **The contract validator, always**: the app is wrapped in a
-//!   [`Validator`](crate::validate::Validator), and a broken rule is a 500 whose body lists
+//!   [`Validator`] and a broken rule is a 500 whose body lists
 //!   what is wrong and what to do instead.
 //! - **A debug page**: with `debug` on, a panic in the app is a 500 HTML page with the panic
 //!   message, the request and the environ. With `debug` off, the client gets a plain 500 that

@@ -38,7 +38,7 @@
 //! | `channel` | one connection in pool mode: reading it without blocking | waitress's `channel` |
 //! | [`stats`] | what each worker is doing, for the live view | — |
 //! | [`mount`] | `url_prefix` | waitress's `url_prefix` |
-//! | [`validate`] | [`Validator`]: the contract checked on both sides, as middleware | `wsgiref.validate` |
+//! | [`validate`](mod@validate) | [`Validator`]: the contract checked on both sides, as middleware | `wsgiref.validate` |
 //! | [`router`] | [`Router`]: a tiny framework, routes to handlers (a framework is just an app) | Flask's `app.route` |
 //! | [`dev`] | [`run_dev`], [`DevServer`]: the development server on `tiny_http` | Flask's `app.run` |
 //! | [`proxy`] | `trusted_proxy`: believing `X-Forwarded-*` only from the proxy | waitress's `trusted_proxy` |

@@ -13,7 +13,7 @@ pub struct Options {
     /// The interface to bind: `"127.0.0.1"` (this machine only, the default), `"0.0.0.0"` or
     /// `""` (every interface, as in Python).
     pub host: String,
-    /// The port; 0 asks the OS for a free one ([`Server::server_address`] tells which).
+    /// The port; 0 asks the OS for a free one ([`Server::server_address`](crate::Server::server_address) tells which).
     pub port: u16,
     /// Workers in pool mode; default 2 × cores + 1.
     pub threads: usize,

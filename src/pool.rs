@@ -3,7 +3,7 @@
 //! This is the Rust Book's pool, with two changes a server needs: the queue is a plain
 //! `VecDeque` under a mutex (so the poller can count what waits, and shutdown can say what was
 //! left), and a panicking job does not take its worker down. In pool mode a job is one
-//! complete request on its connection ([`crate::poller`]); because a connection has at most one
+//! complete request on its connection (see the `poller` module); because a connection has at most one
 //! job queued or running at a time, a FIFO queue is what makes the pool fair.
 
 use crate::stats::Stats;

@@ -2,7 +2,7 @@
 //! modes, `serve_forever`, `handle_request` and shutdown.
 //!
 //! The server lives for the process; a connection lives for one or more requests; the
-//! [`Handler`] answers each request. The modes change who runs the handler, not what it does:
+//! [`Handler`](crate::handler::Handler) answers each request. The modes change who runs the handler, not what it does:
 //! in single-threaded mode the one thread that accepts also answers (wsgiref); in pool mode
 //! a poller parks idle connections and a pool of workers answers (waitress, [`crate::pool`]).
 

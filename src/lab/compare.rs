@@ -1,7 +1,7 @@
 //! `wsgi-lab compare`: one workload against several server configurations, side by side.
 //!
 //! Each configuration gets its own server, started in this process on a free port of
-//! 127.0.0.1, measured with the [`bench`](super::bench) and stopped. The result is a table, a
+//! 127.0.0.1, measured with the [`bench`](mod@super::bench) and stopped. The result is a table, a
 //! bar chart of requests per second, and a one-line reading of what the numbers say.
 
 use super::bench::{self, BenchConfig, BenchReport, Progress, Stop};
