@@ -102,7 +102,7 @@ impl Router {
         pattern: &str,
         handler: impl Fn(&Request) -> R + Send + Sync + 'static,
     ) -> Self {
-        self.route_methods(pattern, &["GET"], handler)
+        self.route(pattern, handler)
     }
 
     /// Adds a `POST` route.

@@ -4,6 +4,8 @@
 //! Every test file uses only part of this module, so unused items are expected here.
 #![allow(dead_code)]
 
+pub mod dev;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;

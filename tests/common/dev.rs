@@ -1,0 +1,121 @@
+//! A development server for the tests: serving in a background thread on 127.0.0.1:0, its
+//! log lines collected, and the responses it sends (each framed by its Content-Length: the dev
+//! server always sends one).
+
+use super::{CLIENT_TIMEOUT, Response, exchange};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use wsgi_lab::dev::DevShutdown;
+use wsgi_lab::{App, DevServer};
+
+/// A dev server serving in a background thread, its log lines collected. Dropping it shuts it
+/// down and joins the thread.
+pub struct Dev {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: DevShutdown,
+    log: Arc<Mutex<Vec<String>>>,
+    thread: Option<JoinHandle<Result<(), wsgi_lab::Error>>>,
+}
+
+/// Starts `app` on the dev server, with `debug` as asked.
+pub fn start(app: impl App + 'static, debug: bool) -> Dev {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let server = DevServer::bind(app, "127.0.0.1", 0, debug)
+        .expect("bind 127.0.0.1:0")
+        .log_to(move |line| sink.lock().unwrap().push(line.to_string()));
+    let (addr, stop) = (server.server_address(), server.shutdown_handle());
+    let thread = Some(std::thread::spawn(move || server.serve_forever()));
+    Dev { addr, stop, log, thread }
+}
+
+impl Dev {
+    /// `GET path` with `Connection: close`.
+    pub fn get(&self, path: &str) -> Reply {
+        self.request(&format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"))
+    }
+
+    /// Sends `raw` on a new connection and parses the first response.
+    pub fn request(&self, raw: &str) -> Reply {
+        Reply::parse(&exchange(self.addr, raw.as_bytes()))
+    }
+
+    /// The log lines so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until a log line contains `text` (the server writes it after answering).
+    pub fn wait_for_log(&self, text: &str) -> String {
+        let deadline = Instant::now() + CLIENT_TIMEOUT;
+        loop {
+            if let Some(line) = self.log().into_iter().find(|l| l.contains(text)) {
+                return line;
+            }
+            assert!(Instant::now() < deadline, "no log line with {text:?} in {:?}", self.log());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Shuts down and returns what `serve_forever` returned.
+    pub fn stop(mut self) -> Result<(), wsgi_lab::Error> {
+        self.stop.shutdown();
+        self.thread.take().unwrap().join().expect("the server thread panicked")
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.stop.shutdown();
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One response, framed by its Content-Length, and the bytes after it.
+#[derive(Debug)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The reason phrase.
+    pub reason: String,
+    /// The header lines in order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Bytes after this response: the next response on the connection, if any.
+    pub rest: Vec<u8>,
+}
+
+impl Reply {
+    /// The first response in `bytes`.
+    pub fn parse(bytes: &[u8]) -> Reply {
+        // tiny_http echoes the request's version, so an HTTP/0.9 request gets an `HTTP/0.9`
+        // status line, which httparse refuses; read it as 1.0 (same length, same offsets).
+        let mut bytes = bytes.to_vec();
+        if bytes.starts_with(b"HTTP/0.9 ") {
+            bytes[5..8].copy_from_slice(b"1.0");
+        }
+        let bytes = bytes.as_slice();
+        let (head, head_len) = Response::parse_head(bytes)
+            .unwrap_or_else(|| panic!("no complete response head in {:?}", String::from_utf8_lossy(bytes)));
+        let length: usize = head.header("content-length").map_or(0, |v| v.parse().unwrap());
+        let body = bytes[head_len..head_len + length].to_vec();
+        let rest = bytes[head_len + length..].to_vec();
+        Reply { status: head.status, reason: head.reason, headers: head.headers, body, rest }
+    }
+
+    /// The first value of a header, case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
