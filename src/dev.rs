@@ -27,46 +27,86 @@
 //!   dev server runs a thread per request; one worker makes the cost of a slow request visible.
 //! - **An access line per request** on stderr, in werkzeug's format:
 //!   `127.0.0.1 - - [21/Nov/2026 10:24:03] "GET / HTTP/1.1" 200 -`, the status coloured by class
-//!   on a terminal (the number says the same without colour).
+//!   on a terminal (the number says the same without colour). [`DevServer::log_requests`]
+//!   turns it off.
+//! - **A warning when others can reach it**: bound to anything but loopback (`0.0.0.0`, a LAN
+//!   address), the banner adds a line saying the server is reachable from other machines, as
+//!   Flask's does.
 //!
 //! Whatever the app returns is checked before tiny_http sees it (status, headers, ASCII-only
-//! values, `Content-Length` against the body), and the body is collected in memory and sent
-//! with its length. So a streaming app's chunks arrive all at once, and a large file costs its
-//! size in memory: the production server streams.
+//! values, no CR, LF or NUL in a value, `Content-Length` against the body), and the body is
+//! collected in memory and sent with its length. So a streaming app's chunks arrive all at
+//! once, and a large file costs its size in memory: the production server streams.
+//!
+//! From the command line (`wsgi-lab serve --dev`): `--url-prefix` works, because the prefix is
+//! an app wrapper ([`Mount`](crate::Mount)), not server code: `/x/...` gets `SCRIPT_NAME=/x`,
+//! any other path the prefix's 404. `--trusted-proxy` works too ([`DevServer::trust_proxy`]),
+//! and so does `--quiet`. The production server's timeouts and limits (`--threads`,
+//! `--header-timeout`, `--idle-timeout`, `--max-body`, `--max-header`, `--connection-limit`,
+//! `--backlog`) and `--watch` are refused with `--dev` rather than ignored: tiny_http has none
+//! of them.
 //!
 //! # What tiny_http (0.12) does with hostile input: why this is a development server
 //!
-//! Observed with raw sockets (`tests/dev_server.rs` pins the first three). The root of the
-//! framing cases: tiny_http frames a request body its own way before the dev server sees the
-//! request, and ignores a `Connection` header set by the server, so the dev server can refuse
-//! a request but cannot close its connection.
+//! Observed with raw sockets; `tests/dev_server_hostile.rs` pins each case marked *(pinned)*,
+//! so an upgrade that changes one fails a test. The root of the framing cases: tiny_http frames
+//! a request body its own way before the dev server sees the request, and ignores a
+//! `Connection` header set by the server, so the dev server can refuse a request but cannot
+//! close its connection: whatever tiny_http takes for the next request is read and answered.
 //!
-//! - **Both `Content-Length` and `Transfer-Encoding`**: tiny_http ignores the length and decodes
-//!   the body as chunked (any `Transfer-Encoding`, `gzip` too). The dev server answers 400
-//!   without reading the body, and tiny_http parses the unread body as the next request on the
-//!   connection: a request placed in the body reaches the app.
-//! - **`Content-Length: 3x`**: tiny_http takes it as "no body", so the body bytes start the next
-//!   "request": `abc` + `GET /next` reaches the app as method `abcGET`. The dev server answers
-//!   400 to the request itself. **`Content-Length` twice**: tiny_http uses the first value, the
-//!   dev server answers 400, and the next request starts after the first length's bytes.
-//! - **A huge declared length** (`Content-Length: 10000000000000`): when such a request is dropped
-//!   with its body unread, tiny_http allocates the whole declared size to skip it, and the
-//!   process aborts (past `isize::MAX`, it panics instead). So the dev server never drops a
-//!   request declaring more than [`MAX_BODY`]: it forgets it unanswered, which costs one
-//!   tiny_http thread and one socket until the process ends.
+//! - **Both `Content-Length` and `Transfer-Encoding`** *(pinned)*: tiny_http ignores the length
+//!   and decodes the body as chunked (any `Transfer-Encoding`, `gzip` too: CVE-2026-66752).
+//!   The dev server answers 400 (501 for `gzip` alone) without reading the body, and tiny_http
+//!   parses the unread body as the next request on the connection: a request placed in the
+//!   body reaches the app.
+//! - **`Content-Length: 3x`** *(pinned)*: tiny_http takes it as "no body", so the body bytes
+//!   start the next "request": `abc` + `GET /next` reaches the app as method `abcGET`. The dev
+//!   server answers 400 to the request itself. **`Content-Length` twice** *(pinned)*: tiny_http
+//!   uses the first value, the dev server answers 400, and the next request starts after the
+//!   first length's bytes.
+//! - **A last chunk without its CRLF** *(pinned)*: after `0\r\n`, tiny_http reads one byte
+//!   expecting `\r`, fails, and the dev server answers 400; the next request starts after that
+//!   byte, so `0\r\nGET /smuggled HTTP/1.1` reaches the app as method `ET`. (A well-formed
+//!   chunked body followed by a request is pipelining, answered in order, as it should be.)
+//! - **Chunk trailers** *(pinned)* are not supported: the body is a 400, and the trailer, less
+//!   its first byte, is read as the next request line (tiny_http's own 400, and it closes).
+//! - **Chunk sizes** `+5` and ` 0` *(pinned)* are accepted (the production server refuses any
+//!   size that is not hex digits).
+//! - **Header values** *(pinned)*: a bare LF stays inside a value (`X-Inj: a\nContent-Length: 5`
+//!   is one header, whose value reaches the app with its LF, while a proxy that splits lines on
+//!   LF sees a `Content-Length`); NUL and other control characters are accepted and reach the
+//!   app; a non-ASCII byte closes the connection without a response.
+//! - **No limits on the head** *(pinned)*: more than 100 headers (the production server's 431),
+//!   and a head larger than 64 KiB, are read into memory and passed on.
+//! - **A huge declared length** *(pinned)* (`Content-Length: 10000000000000`): when such a
+//!   request is dropped with its body unread, tiny_http allocates the whole declared size to
+//!   skip it, and the process aborts (past `isize::MAX`, it panics instead). So the dev server
+//!   never drops a request declaring more than [`MAX_BODY`]: it forgets it unanswered, which
+//!   costs one tiny_http thread and one socket until the process ends.
 //! - **No timeouts**: a client that sends half a request head, or declares a body and does
 //!   not send it, holds its connection forever; while the one worker waits for a body, every
 //!   other client waits too (the production server closes it after `header_timeout`). Bodies
 //!   up to 1 KiB tiny_http reads on its own threads before the worker sees the request, so it
 //!   takes a larger stalled body to block the worker (lessons 4 and 9 show it). A client that
-//!   hangs up in the middle of its body ends it early without an error in tiny_http; the dev
-//!   server compares the bytes with `Content-Length` and answers 400 instead of calling the app.
-//! - **Lenient parsing**: `HTTP/0.9` requests are passed on (the dev server answers 505);
-//!   a request with `HTTP/2.0` gets a 505 that tiny_http never flushes, so the client hangs;
-//!   a non-ASCII header value closes the connection without a response; bare `LF` line ends
-//!   are not accepted and the connection hangs.
+//!   hangs up in the middle of its body *(pinned)* ends it early without an error in tiny_http;
+//!   the dev server compares the bytes with `Content-Length` and answers 400 instead.
+//! - **Versions and line ends**: `HTTP/0.9` requests are passed on *(pinned: the dev server
+//!   answers 505)*; a request with `HTTP/2.0` gets a 505 that tiny_http never flushes, so the
+//!   client hangs; bare `LF` line ends are not accepted and the connection hangs.
 //! - **Responses**: the status line carries tiny_http's standard reason phrase, not the app's
-//!   (`299 Anything` is sent as `299 Unknown`); a 204 or a 304 gets `Content-Length: 0`.
+//!   *(pinned)*: `299 Anything` is sent as `299 Unknown`; a 204 or a 304 gets
+//!   `Content-Length: 0`. tiny_http writes a header value as it is given, CR and LF included
+//!   (CVE-2026-66753, response splitting); the dev server's check above refuses such a value
+//!   with a 500 before tiny_http sees it *(pinned)*, which closes that CVE for every app it
+//!   serves.
+//!
+//! Why not `tiny_http_fork` (0.12.17, a one-maintainer fork that says it fixes both CVEs)? It
+//! refuses bare LF, NUL and CR/LF in header values, but its Transfer-Encoding fix is partial
+//! (`Content-Length: 3x` with chunked, two `Transfer-Encoding` headers, two `Content-Length`
+//! headers and the unterminated last chunk above all behave as here), it refuses legal input
+//! (a tab in a header value, `Transfer-Encoding: Chunked`), it breaks its API between patch
+//! releases, and its request headers cannot be listed, which the environ needs. So the dev
+//! server stays on tiny_http 0.12 and stays a development server.
 //!
 //! Ctrl+C ends the process, as it ends Flask's dev server; tests stop it with a
 //! [`DevShutdown`] handle instead.
@@ -78,6 +118,7 @@ pub use request::MAX_BODY;
 pub use response::{debug_page, escape};
 
 use crate::environ::ServerEnviron;
+use crate::proxy::ProxyPolicy;
 use crate::validate::Validator;
 use crate::{App, Environ, Error};
 use colored::Colorize;
@@ -128,7 +169,12 @@ pub struct DevServer {
     app: Validator<Arc<dyn App>>,
     environ: ServerEnviron,
     debug: bool,
+    /// Which `X-Forwarded-*` headers to believe; by default none, and they are removed, as the
+    /// production server removes them.
+    proxy: ProxyPolicy,
     log: LogSink,
+    /// Whether an access line is written per request (error lines always are).
+    log_requests: bool,
     color: bool,
     /// Set before `unblock`, so the serving loop knows the wake-up means "stop".
     stopping: Arc<AtomicBool>,
@@ -191,7 +237,9 @@ impl DevServer {
             app: Validator::new(app),
             environ: ServerEnviron::new(addr, false),
             debug,
+            proxy: ProxyPolicy::default(),
             log: Arc::new(|line| eprintln!("{line}")),
+            log_requests: true,
             color: io::stderr().is_terminal() && colored::control::SHOULD_COLORIZE.should_colorize(),
             stopping: Arc::new(AtomicBool::new(false)),
         })
@@ -215,6 +263,34 @@ impl DevServer {
         self
     }
 
+    /// Turns the access lines off (or on again); error lines are still written. The twin of
+    /// [`Server::log_requests`](crate::Server::log_requests), for `serve --dev --quiet`.
+    ///
+    /// ```
+    /// use wsgi_lab::{apps::hello, DevServer};
+    /// let quiet = DevServer::bind(hello, "127.0.0.1", 0, false)?.log_requests(false);
+    /// # Ok::<(), wsgi_lab::Error>(())
+    /// ```
+    pub fn log_requests(mut self, on: bool) -> Self {
+        self.log_requests = on;
+        self
+    }
+
+    /// Believes the proxy headers `policy` names from the proxy it names, as the production
+    /// server does with [`Options::trusted_proxy`](crate::Options::trusted_proxy). Without it,
+    /// every `X-Forwarded-*` and `Forwarded` header is removed from the environ.
+    ///
+    /// ```
+    /// use wsgi_lab::{apps::hello, proxy::ProxyPolicy, DevServer};
+    /// let policy = ProxyPolicy::new(Some([127, 0, 0, 1].into()), &["x-forwarded-for"])?;
+    /// let server = DevServer::bind(hello, "127.0.0.1", 0, false)?.trust_proxy(policy);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn trust_proxy(mut self, policy: ProxyPolicy) -> Self {
+        self.proxy = policy;
+        self
+    }
+
     /// The address the server is bound to, with the real port when 0 was asked for.
     pub fn server_address(&self) -> SocketAddr {
         self.addr
@@ -225,7 +301,8 @@ impl DevServer {
         DevShutdown { server: self.server.clone(), stopping: self.stopping.clone() }
     }
 
-    /// The lines printed when the server starts, as Flask prints them.
+    /// The lines printed when the server starts, as Flask prints them: with a second warning
+    /// when the server is bound to anything but loopback, so other machines can reach it.
     ///
     /// ```
     /// use wsgi_lab::{apps::hello, DevServer};
@@ -233,13 +310,27 @@ impl DevServer {
     /// let banner = server.banner();
     /// assert!(banner.contains(" * Debug mode: on"));
     /// assert!(banner.contains(&format!(" * Running on http://{}", server.server_address())));
+    /// assert!(!banner.contains("reachable from other machines"));
     /// # Ok::<(), wsgi_lab::Error>(())
     /// ```
     pub fn banner(&self) -> String {
-        let warning = "WARNING: this is a development server: one worker, no timeouts, lenient \
-                       HTTP parsing. Do not use it in production; serve the app with a production \
-                       server instead (wsgi_lab::serve, waitress's twin).";
-        let warning = if self.color { warning.red().bold().to_string() } else { warning.to_string() };
+        let mut warnings = vec![
+            "WARNING: this is a development server: one worker, no timeouts, lenient HTTP parsing. \
+             Do not use it in production; serve the app with a production server instead \
+             (wsgi_lab::serve, waitress's twin)."
+                .to_string(),
+        ];
+        if !self.addr.ip().is_loopback() {
+            // As Flask warns: 127.0.0.1 is this machine only; any other address is not.
+            let debug = if self.debug { ", debug on (a panic shows the request and environ)" } else { "" };
+            warnings.push(format!(
+                "WARNING: the dev server is reachable from other machines at {}{debug}; it is not for \
+                 production (tiny_http accepts malformed requests: see the wsgi_lab::dev docs, src/dev.rs)",
+                self.addr
+            ));
+        }
+        let paint = |w: String| if self.color { w.red().bold().to_string() } else { w };
+        let warning = warnings.into_iter().map(paint).collect::<Vec<_>>().join("\n");
         let running = if self.addr.ip().is_unspecified() {
             let local = SocketAddr::from(([127, 0, 0, 1], self.addr.port()));
             format!(" * Running on all addresses ({})\n * Running on http://{local}", self.addr.ip())
@@ -280,7 +371,7 @@ impl DevServer {
         }
         let answer = match request::head_of(&request) {
             Err(refusal) => Answer::refusal(&refusal),
-            Ok(head) => match request::environ_of(&self.environ, &head, &mut request) {
+            Ok(head) => match request::environ_of(&self.environ, &self.proxy, &head, &mut request) {
                 Err(refusal) => Answer::refusal(&refusal),
                 Ok(environ) => self.answer(&head, &environ, &request_line),
             },
@@ -296,7 +387,9 @@ impl DevServer {
                 &format!("tiny_http panicked: {}", crate::http::response::panic_message(payload.as_ref())),
             ),
         }
-        (self.log)(&access_line(peer, &request_line, status, self.color));
+        if self.log_requests {
+            (self.log)(&access_line(peer, &request_line, status, self.color));
+        }
     }
 
     fn answer(&self, head: &crate::http::Head, environ: &Environ, request_line: &str) -> Answer {

@@ -3,7 +3,9 @@
 //! It is built in two layers, as in wsgiref: the server builds the keys that never change
 //! ([`ServerEnviron`], once), and each request adds its own ([`Environ::from_request`]).
 
-use crate::http::{Head, RequestBody, latin1};
+pub use crate::http::{decode_path, split_target};
+
+use crate::http::{Head, RequestBody};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -208,37 +210,4 @@ impl ServerEnviron {
         vars.insert("wsgi.url_scheme".to_string(), "http".to_string());
         ServerEnviron { vars, multithread }
     }
-}
-
-/// Splits a request target into its path and its raw query. An absolute-form target
-/// (`http://host/p?q`) is reduced to its path.
-///
-/// ```
-/// use wsgi_lab::environ::split_target;
-/// assert_eq!(split_target("/a/b?x=1&y"), ("/a/b", "x=1&y"));
-/// assert_eq!(split_target("http://example.com:8080/p?q"), ("/p", "q"));
-/// assert_eq!(split_target("http://example.com"), ("/", ""));
-/// assert_eq!(split_target("/go/http://example.com/p"), ("/go/http://example.com/p", ""));
-/// ```
-pub fn split_target(target: &str) -> (&str, &str) {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    // Only a target that does not start with "/" is absolute-form: "/go/http://x/y" is a path.
-    let path = match path.split_once("://") {
-        Some((_, rest)) if !path.starts_with('/') => rest.find('/').map_or("/", |i| &rest[i..]),
-        _ => path,
-    };
-    (path, query)
-}
-
-/// Percent-decodes a path and maps each byte to the char of the same number (PEP 3333's
-/// latin-1 "bytes as native strings"): `/caf%C3%A9` becomes `/cafÃ©`. Use
-/// [`crate::util::to_utf8`] to get `/café` back.
-///
-/// ```
-/// use wsgi_lab::environ::decode_path;
-/// assert_eq!(decode_path("/a%20b/c%2Fd%C3%A9"), "/a b/c/dÃ©");
-/// ```
-pub fn decode_path(path: &str) -> String {
-    let bytes: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
-    latin1(&bytes)
 }

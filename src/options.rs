@@ -34,6 +34,10 @@ pub struct Options {
     /// Open connections at most (pool mode); past it the server stops accepting until one
     /// closes, and new clients wait in the OS's backlog. Default 2,048.
     pub connection_limit: usize,
+    /// How many connections the OS queues for the server before it accepts them (the `listen`
+    /// backlog), default 1,024 as waitress's. Past it the OS drops new connection attempts, and
+    /// a client retries only after a second.
+    pub backlog: u32,
     /// How long shutdown waits for requests in flight, default 10 s.
     pub shutdown_timeout: Duration,
     /// The reverse proxy whose `X-Forwarded-*` / `Forwarded` headers are believed
@@ -62,6 +66,7 @@ impl Default for Options {
             max_request_body_size: limits.max_request_body_size,
             spool_threshold: limits.spool_threshold,
             connection_limit: 2048,
+            backlog: 1024,
             shutdown_timeout: Duration::from_secs(10),
             trusted_proxy: None,
             trusted_proxy_headers: Vec::new(),

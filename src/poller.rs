@@ -94,12 +94,12 @@ pub(crate) fn serve(server: &Server) -> io::Result<()> {
         accepting: false,
         shared,
         queue: pool.queue(),
+        shutdown: server.shutdown_handle(),
     };
     poller.listener.set_nonblocking(true)?;
     poller.set_accepting(true)?;
     let mut events = Events::with_capacity(1024);
-    let shutdown = server.shutdown_handle();
-    while !shutdown.is_requested() {
+    while !poller.shutdown.is_requested() {
         let timeout = {
             let mut table = poller.table();
             table.poller_wakes_at = table.next_sweep;
@@ -208,6 +208,7 @@ struct Poller<'s> {
     accepting: bool,
     shared: Arc<Shared>,
     queue: JobQueue<Turn>,
+    shutdown: crate::ShutdownHandle,
 }
 
 impl Poller<'_> {
@@ -241,6 +242,8 @@ impl Poller<'_> {
             match self.listener.accept() {
                 Ok((stream, peer)) => self.add(stream, peer),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                // The shutdown handle stopped the socket listening: not a failure.
+                Err(_) if self.shutdown.is_requested() => return Ok(()),
                 Err(e) => {
                     accept_failed(&self.shared.log, e);
                     return Ok(());

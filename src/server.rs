@@ -76,7 +76,8 @@ impl From<io::Error> for Error {
 
 /// A bound server, ready to serve. See [`make_server`].
 pub struct Server {
-    listener: TcpListener,
+    /// Shared with the shutdown handle, which stops it listening from any thread.
+    listener: Arc<TcpListener>,
     addr: SocketAddr,
     app: Arc<dyn App>,
     options: Options,
@@ -126,6 +127,7 @@ impl Server {
     }
 
     /// Serves on a listener bound elsewhere (tests bind `127.0.0.1:0` themselves this way).
+    /// The listen backlog becomes [`Options::backlog`].
     pub fn from_listener(
         listener: TcpListener,
         app: impl App + 'static,
@@ -134,15 +136,21 @@ impl Server {
     ) -> Result<Server, Error> {
         let names: Vec<&str> = options.trusted_proxy_headers.iter().map(String::as_str).collect();
         let proxy = ProxyPolicy::new(options.trusted_proxy, &names).map_err(Error::Config)?;
+        // std's `bind` listens with a backlog of 128: a burst of connections beyond it is
+        // dropped by the OS, and each dropped client retries only after a second. Calling
+        // `listen` again on a listening socket changes its backlog.
+        rustix::net::listen(&listener, i32::try_from(options.backlog).unwrap_or(i32::MAX))
+            .map_err(io::Error::from)?;
+        let listener = Arc::new(listener);
         Ok(Server {
             proxy,
             addr: listener.local_addr()?,
+            shutdown: ShutdownHandle::new(listener.clone()),
             listener,
             app: Arc::new(app),
             prefix: UrlPrefix::new(&options.url_prefix),
             options,
             mode,
-            shutdown: ShutdownHandle::default(),
             ctrl_c: true,
             stats: Arc::default(),
         })
@@ -228,14 +236,14 @@ impl Server {
         format!("Serving on http://{}{}/ ({mode})", self.addr, self.prefix.as_str())
     }
 
-    /// Serves until shut down (the handle, or Ctrl+C). Returns `Ok` after a clean shutdown.
+    /// Serves until shut down (the handle, or Ctrl+C). Returns `Ok` after a clean shutdown, and
+    /// at once when the server was shut down before: shutdown stopped its socket listening.
     pub fn serve_forever(&self) -> Result<(), Error> {
         let _ctrl_c = self.ctrl_c.then(|| crate::shutdown::ctrl_c::register(&self.shutdown));
         let result = match self.mode {
             Mode::Single => self.serve_single(None),
             Mode::Pool => crate::poller::serve(self),
         };
-        self.shutdown.reset();
         result.map_err(Error::Io)
     }
 

@@ -1,6 +1,7 @@
 //! Stopping a server: the shutdown handle, and Ctrl+C wired to every server that is serving.
 
 use mio::Waker;
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -17,21 +18,39 @@ use std::sync::{Arc, Mutex};
 /// serving.join().unwrap()?;
 /// # Ok::<(), wsgi_lab::Error>(())
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ShutdownHandle(Arc<ShutdownState>);
 
-#[derive(Default)]
 struct ShutdownState {
     stop: AtomicBool,
-    /// Wakes the serving thread's poller; replaced each time `serve_forever` starts.
+    /// The server's listening socket, shared with the server so that any thread can stop it
+    /// listening, even while the serving thread is busy inside an app.
+    listener: Arc<TcpListener>,
+    /// Wakes the serving thread's poller; set when `serve_forever` starts.
     waker: Mutex<Option<Arc<Waker>>>,
 }
 
 impl ShutdownHandle {
+    /// A handle for the server listening on `listener`.
+    pub(crate) fn new(listener: Arc<TcpListener>) -> Self {
+        ShutdownHandle(Arc::new(ShutdownState {
+            stop: AtomicBool::new(false),
+            listener,
+            waker: Mutex::default(),
+        }))
+    }
+
     /// Asks the server to stop. It returns at once; `serve_forever` returns when the server
-    /// has finished what was in flight.
+    /// has finished what was in flight. A server that was shut down stays shut down.
+    ///
+    /// The listening socket stops listening here, at once (SPEC §6): a client that connects
+    /// from now on is refused, instead of waiting in the OS's queue for an accept that will
+    /// never come. On Linux, `shutdown(2)` on a listening socket does that, and also resets the
+    /// connections still queued; the socket itself is closed when the server is dropped.
     pub fn shutdown(&self) {
+        // The flag first: a serving thread that finds the socket shut down knows why.
         self.0.stop.store(true, Ordering::SeqCst);
+        let _ = rustix::net::shutdown(&*self.0.listener, rustix::net::Shutdown::Read);
         if let Some(waker) = self.0.waker.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             let _ = waker.wake();
         }
@@ -44,10 +63,6 @@ impl ShutdownHandle {
 
     pub(crate) fn set_waker(&self, waker: Arc<Waker>) {
         *self.0.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker);
-    }
-
-    pub(crate) fn reset(&self) {
-        self.0.stop.store(false, Ordering::SeqCst);
     }
 
     fn same(&self, other: &ShutdownHandle) -> bool {

@@ -2,7 +2,7 @@
 //! `serve` prints its startup line; `bench` reports on a server it did not start.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 
 fn wsgi_lab(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_wsgi-lab")).args(args).env("NO_COLOR", "1").output().unwrap();
@@ -27,6 +27,7 @@ fn bad_arguments_get_one_line_and_a_non_zero_exit() {
         (&["bench", "http://127.0.0.1:9/", "-H", "no-colon"], "not a header"),
         (&["compare", "--threads", "0"], "not a configuration"),
         (&["frobnicate"], "frobnicate"),
+        (&["serve", "--backlog", "0"], "--backlog"),
     ];
     for (args, cause) in cases {
         let (code, _, stderr) = wsgi_lab(args);
@@ -34,6 +35,50 @@ fn bad_arguments_get_one_line_and_a_non_zero_exit() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.contains(cause), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn dev_refuses_the_production_servers_options_in_one_line() {
+    // The dev server (tiny_http) has no timeouts, no limits, one worker and no stats: each of
+    // these is refused with --dev, never silently ignored.
+    let cases: &[(&[&str], &str)] = &[
+        (&["--threads", "2"], "'--threads <N>'"),
+        (&["--single"], "'--single'"),
+        (&["--header-timeout", "5"], "'--header-timeout <SECONDS>'"),
+        (&["--idle-timeout", "5"], "'--idle-timeout <SECONDS>'"),
+        (&["--max-body", "100"], "'--max-body <BYTES>'"),
+        (&["--max-header", "100"], "'--max-header <BYTES>'"),
+        (&["--connection-limit", "10"], "'--connection-limit <N>'"),
+        (&["--backlog", "10"], "'--backlog <N>'"),
+        (&["--watch"], "'--watch'"),
+    ];
+    for (option, named) in cases {
+        let args: Vec<&str> =
+            ["serve", "--dev", "--port", "0"].iter().chain(option.iter()).copied().collect();
+        let (code, _, stderr) = wsgi_lab(&args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.trim_end(),
+            format!("error: the argument '--dev' cannot be used with {named}"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn serve_help_lists_the_built_in_apps() {
+    let (code, stdout, _) = wsgi_lab(&["serve", "--help"]);
+    assert_eq!(code, 0);
+    let list = stdout.split("Built-in apps (--app NAME):").nth(1).unwrap_or_else(|| panic!("{stdout}"));
+    for (name, about) in wsgi_lab::apps::APPS {
+        assert!(
+            list.lines().any(|l| l.trim_start().starts_with(name) && l.ends_with(about)),
+            "{name}: {list}"
+        );
+    }
+    assert!(list.contains("at most 60000"), "the sleep app's limit: {list}");
+    // The defaults come from Options::default(), printed, not repeated.
+    assert!(stdout.contains("[default: 10s]") && stdout.contains("[default: 1024]"), "{stdout}");
 }
 
 #[test]
@@ -62,7 +107,7 @@ fn serve(args: &[&str]) -> (Child, String, String) {
 
 #[test]
 fn serve_prints_where_it_listens_and_bench_measures_it() {
-    let (mut server, line, url) = serve(&["--threads", "2", "--quiet"]);
+    let (mut server, line, url) = serve(&["--threads", "2", "--backlog", "64", "--quiet"]);
     assert!(line.starts_with("Serving on http://127.0.0.1:") && line.contains("pool of 2 workers"), "{line}");
     let (code, stdout, _) = wsgi_lab(&["bench", &url, "-n", "200", "-c", "4", "--json", "--no-progress"]);
     let _ = server.kill();
@@ -87,6 +132,78 @@ fn watch_off_a_terminal_prints_plain_lines_and_a_summary_at_exit() {
     let rest: Vec<String> = stderr.lines().map_while(Result::ok).collect();
     assert!(server.wait().unwrap().success());
     assert!(rest.iter().any(|l| l.starts_with("watch summary: 50 served")), "{rest:?}");
+}
+
+/// Starts `wsgi-lab serve --dev --port 0 ARGS` and reads its stderr up to the line that
+/// contains `until`. Returns the server, its address, what it printed, and its stderr, which
+/// must stay open while the server runs (it writes its access lines there).
+fn serve_dev(args: &[&str], until: &str) -> (Child, String, String, BufReader<ChildStderr>) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wsgi-lab"))
+        .args(["serve", "--dev", "--port", "0"])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut printed = String::new();
+    while !printed.contains(until) {
+        assert_ne!(stderr.read_line(&mut printed).unwrap(), 0, "no {until:?} in: {printed}");
+    }
+    let addr = printed
+        .split(" * Running on http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in: {printed}"))
+        .to_string();
+    (server, addr, printed, stderr)
+}
+
+/// `GET path` over HTTP/1.1, with `Host` and `Connection: close`; the raw response.
+fn get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+}
+
+#[test]
+fn serve_dev_alone_takes_no_production_default_for_a_conflict() {
+    // The production options have defaults (from Options::default()), but only an option the
+    // user gave conflicts with --dev.
+    let (mut server, addr, banner, _stderr) = serve_dev(&[], "Running on http://127.0.0.1:");
+    let hello = get(&addr, "/");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(banner.contains("WARNING: this is a development server"), "{banner}");
+    assert!(!banner.contains("reachable from other machines"), "127.0.0.1 is loopback: {banner}");
+    assert!(hello.starts_with("HTTP/1.1 200 OK") && hello.ends_with("Hello, World!"), "{hello}");
+}
+
+#[test]
+fn serve_dev_mounts_the_url_prefix() {
+    let (mut server, addr, printed, _stderr) =
+        serve_dev(&["--app", "echo", "--url-prefix", "/x"], "Mounted at");
+    let inside = get(&addr, "/x/y?q=1");
+    let outside = get(&addr, "/other");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(printed.contains(" * Mounted at /x/: SCRIPT_NAME=/x; other paths get 404"), "{printed}");
+    assert!(inside.starts_with("HTTP/1.1 200 OK"), "{inside}");
+    let json: serde_json::Value = serde_json::from_str(inside.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(
+        (&json["environ"]["SCRIPT_NAME"], &json["environ"]["PATH_INFO"]),
+        (&"/x".into(), &"/y".into())
+    );
+    assert!(outside.starts_with("HTTP/1.1 404 Not Found"), "{outside}");
+    assert!(
+        outside.ends_with("/other is outside /x: this server mounts its app at /x and below"),
+        "{outside}"
+    );
 }
 
 #[test]

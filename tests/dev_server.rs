@@ -5,9 +5,10 @@
 
 mod common;
 
-use common::dev::{Reply, start};
+use common::dev::{Reply, serve, start};
 use common::exchange;
 use wsgi_lab::dev::access_line;
+use wsgi_lab::proxy::ProxyPolicy;
 use wsgi_lab::router::{Request, Router};
 use wsgi_lab::{Body, DevServer, Environ, StartResponse};
 
@@ -53,7 +54,8 @@ fn a_large_body_is_sent_with_its_length_not_chunked() {
 #[test]
 fn the_environ_is_the_production_servers() {
     let request = "POST /a%20b/caf%C3%A9?x=1&y HTTP/1.1\r\nHost: test\r\nX-Custom: one\r\nX-Custom: two\r\n\
-                   X_Spoof: dropped\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+                   X_Spoof: dropped\r\nX-Forwarded-For: 203.0.113.7\r\nTransfer-Encoding: chunked\r\n\
+                   Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
     let environ_of = |answer: &[u8]| -> serde_json::Map<String, serde_json::Value> {
         let json: serde_json::Value = serde_json::from_slice(&Reply::parse(answer).body).unwrap();
         let mut environ = json["environ"].as_object().unwrap().clone();
@@ -77,6 +79,7 @@ fn the_environ_is_the_production_servers() {
     assert_eq!(from_dev["HTTP_X_CUSTOM"], "one, two");
     assert_eq!(from_dev["CONTENT_LENGTH"], "3");
     assert!(!from_dev.contains_key("HTTP_X_SPOOF"));
+    assert!(!from_dev.contains_key("HTTP_X_FORWARDED_FOR"), "no trusted proxy: removed, as in production");
 }
 
 /// An app that panics with a message that must never reach a client unless debug is on.
@@ -222,4 +225,66 @@ fn banner_says_what_flask_says() {
     assert_eq!(lines[1], " * Debug mode: off");
     assert!(lines[2].starts_with("WARNING: this is a development server") && lines[2].contains("production"));
     assert_eq!(lines[3], format!(" * Running on http://{}", server.server_address()));
+    assert!(!banner.contains("reachable from other machines"), "loopback is this machine only: {banner}");
+}
+
+#[test]
+fn banner_warns_when_other_machines_can_reach_it() {
+    // Bound to every interface (nothing connects to it: only the banner is read).
+    let server = DevServer::bind(router(), "0.0.0.0", 0, false).unwrap().log_to(|_| {});
+    let port = server.server_address().port();
+    let banner = server.banner();
+    let lines: Vec<&str> = banner.lines().collect();
+    assert!(lines[2].starts_with("WARNING: this is a development server"), "{banner}");
+    assert_eq!(
+        lines[3],
+        format!(
+            "WARNING: the dev server is reachable from other machines at 0.0.0.0:{port}; it is not for \
+             production (tiny_http accepts malformed requests: see the wsgi_lab::dev docs, src/dev.rs)"
+        )
+    );
+    assert_eq!(lines[4], " * Running on all addresses (0.0.0.0)");
+    assert_eq!(lines[5], format!(" * Running on http://127.0.0.1:{port}"));
+
+    let debug = DevServer::bind(router(), "0.0.0.0", 0, true).unwrap().log_to(|_| {});
+    assert!(
+        debug.banner().contains(", debug on (a panic shows the request and environ);"),
+        "{}",
+        debug.banner()
+    );
+}
+
+#[test]
+fn proxy_headers_are_removed_unless_the_proxy_is_trusted() {
+    // As on the production server: from anyone but the trusted proxy, X-Forwarded-* is removed.
+    let request = "GET / HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\n\
+                   Connection: close\r\n\r\n";
+    let environ_of = |dev: &common::dev::Dev| -> serde_json::Value {
+        let json: serde_json::Value = serde_json::from_slice(&dev.request(request).body).unwrap();
+        json["environ"].clone()
+    };
+    let untrusted = environ_of(&start(wsgi_lab::apps::echo, false));
+    assert_eq!(
+        (untrusted.get("HTTP_X_FORWARDED_FOR"), &untrusted["REMOTE_ADDR"]),
+        (None, &"127.0.0.1".into())
+    );
+
+    let policy =
+        ProxyPolicy::new(Some([127, 0, 0, 1].into()), &["x-forwarded-for", "x-forwarded-proto"]).unwrap();
+    let server = DevServer::bind(wsgi_lab::apps::echo, "127.0.0.1", 0, false).unwrap().trust_proxy(policy);
+    let trusted = environ_of(&serve(server));
+    assert_eq!(
+        (&trusted["REMOTE_ADDR"], &trusted["wsgi.url_scheme"]),
+        (&"203.0.113.7".into(), &"https".into())
+    );
+}
+
+#[test]
+fn log_requests_off_keeps_the_error_lines() {
+    let server = DevServer::bind(panicking, "127.0.0.1", 0, false).unwrap().log_requests(false);
+    let dev = serve(server);
+    assert_eq!(dev.get("/ok").status, 200);
+    assert_eq!(dev.get("/boom").status, 500);
+    dev.wait_for_log("the app panicked: db-password-hunter2");
+    assert!(!dev.log().iter().any(|l| l.starts_with("127.0.0.1 - - [")), "no access line: {:?}", dev.log());
 }

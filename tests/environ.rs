@@ -80,10 +80,10 @@ fn every_key_of_a_simple_get() {
 fn method_protocol_and_query_as_sent() {
     let server = serve(common::options());
     let cases: [(&[u8], &str, &str, &str); 4] = [
-        (b"DELETE /x HTTP/1.1\r\n\r\n", "DELETE", "HTTP/1.1", ""),
+        (b"DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n", "DELETE", "HTTP/1.1", ""),
         (b"GET /x HTTP/1.0\r\n\r\n", "GET", "HTTP/1.0", ""),
-        (b"PURGE /x? HTTP/1.1\r\n\r\n", "PURGE", "HTTP/1.1", ""),
-        (b"GET /x?a=%26&b HTTP/1.1\r\n\r\n", "GET", "HTTP/1.1", "a=%26&b"),
+        (b"PURGE /x? HTTP/1.1\r\nHost: a\r\n\r\n", "PURGE", "HTTP/1.1", ""),
+        (b"GET /x?a=%26&b HTTP/1.1\r\nHost: a\r\n\r\n", "GET", "HTTP/1.1", "a=%26&b"),
     ];
     for (request, method, protocol, query) in cases {
         let seen = echo_request(&server, request);
@@ -123,24 +123,24 @@ fn content_type_and_content_length_only_when_sent() {
     let server = serve(common::options());
     let seen = echo_request(
         &server,
-        b"POST /form HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 8\r\n\r\nname=Ada",
+        b"POST /form HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 8\r\n\r\nname=Ada",
     );
     assert_eq!(seen.get("CONTENT_TYPE"), Some("application/x-www-form-urlencoded"));
     assert_eq!(seen.get("CONTENT_LENGTH"), Some("8"));
     assert_eq!((seen.get("HTTP_CONTENT_TYPE"), seen.get("HTTP_CONTENT_LENGTH")), (None, None));
     assert_eq!(seen.json["body"], "name=Ada");
 
-    let only_type = echo_request(&server, b"POST / HTTP/1.1\r\nContent-Type: text/plain\r\n\r\n");
+    let only_type = echo_request(&server, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\n\r\n");
     assert_eq!((only_type.get("CONTENT_TYPE"), only_type.get("CONTENT_LENGTH")), (Some("text/plain"), None));
 
-    let zero = echo_request(&server, b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    let zero = echo_request(&server, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(zero.get("CONTENT_LENGTH"), Some("0"));
 }
 
 #[test]
 fn a_chunked_body_gets_its_decoded_length() {
     let server = serve(common::options());
-    let mut request = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut request = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     request.extend(chunked(b"Hello, chunked world", &[5, 3, 100]));
     let seen = echo_request(&server, &request);
     assert_eq!(seen.get("CONTENT_LENGTH"), Some("20"));
@@ -207,11 +207,11 @@ fn text_body(len: usize) -> Vec<u8> {
 fn assert_round_trip(server: &TestServer, body: &[u8], by_chunks: bool) {
     let mut request = Vec::new();
     if by_chunks {
-        request.extend_from_slice(b"POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+        request.extend_from_slice(b"POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
         request.extend(chunked(body, &[1, 1000, 65536, 7, 300_001]));
     } else {
         request.extend_from_slice(
-            format!("POST /upload HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes(),
+            format!("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes(),
         );
         request.extend_from_slice(body);
     }
@@ -250,7 +250,8 @@ fn a_body_above_the_spool_threshold_round_trips() {
     // Every byte value, through a temporary file and back.
     let mirror_server = common::start(mirror, options, Mode::Single);
     let binary: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 256) as u8).collect();
-    let mut request = format!("PUT /blob HTTP/1.1\r\nContent-Length: {}\r\n\r\n", binary.len()).into_bytes();
+    let mut request =
+        format!("PUT /blob HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n", binary.len()).into_bytes();
     request.extend_from_slice(&binary);
     let response = mirror_server.request(&request);
     assert!(response.body == binary, "the binary body came back different ({} bytes)", response.body.len());

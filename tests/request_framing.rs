@@ -65,10 +65,10 @@ fn malformed_request_lines_and_header_lines_are_400() {
             ("garbage after the version", b"GET / HTTP/1.1x\r\nHost: x\r\n\r\n", 400),
             ("TLS hello to a plain port", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400),
             ("header without colon", b"GET / HTTP/1.1\r\nHost x\r\n\r\n", 400),
-            ("space in header name", b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400),
+            ("space in header name", b"GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n", 400),
             ("space before colon", b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
-            ("NUL in header value", b"GET / HTTP/1.1\r\nX-A: a\x00b\r\n\r\n", 400),
-            ("obsolete line folding", b"GET / HTTP/1.1\r\nX-A: a\r\n folded\r\n\r\n", 400),
+            ("NUL in header value", b"GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x00b\r\n\r\n", 400),
+            ("obsolete line folding", b"GET / HTTP/1.1\r\nHost: a\r\nX-A: a\r\n folded\r\n\r\n", 400),
         ],
     );
 }
@@ -94,7 +94,7 @@ fn http_versions_other_than_1_0_and_1_1_are_505() {
 
 /// A request whose head is exactly `size` bytes long, padded with one header.
 fn head_of_size(size: usize) -> Vec<u8> {
-    let start = "GET / HTTP/1.1\r\nX-Pad: ";
+    let start = "GET / HTTP/1.1\r\nHost: a\r\nX-Pad: ";
     let end = "\r\n\r\n";
     let pad = size.checked_sub(start.len() + end.len()).expect("size too small for a head");
     format!("{start}{}{end}", "p".repeat(pad)).into_bytes()
@@ -118,8 +118,9 @@ fn the_head_size_limit_is_an_option_and_counts_every_byte_of_the_head() {
 #[test]
 fn more_than_100_header_lines_is_431() {
     let with_headers = |n: usize| {
-        let lines: String = (0..n).map(|i| format!("X-H{i}: {i}\r\n")).collect();
-        format!("GET / HTTP/1.1\r\n{lines}\r\n").into_bytes()
+        // Host is one of the n header lines.
+        let lines: String = (1..n).map(|i| format!("X-H{i}: {i}\r\n")).collect();
+        format!("GET / HTTP/1.1\r\nHost: a\r\n{lines}\r\n").into_bytes()
     };
     let server = serve(common::options());
     assert_eq!(server.request(with_headers(100)).status, 200, "100 headers are allowed");
@@ -133,27 +134,27 @@ fn content_length_must_be_digits_and_given_once() {
     assert_table(
         &server,
         &[
-            ("letters", b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400),
-            ("negative", b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
-            ("plus sign", b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\nhello", 400),
-            ("decimal point", b"POST / HTTP/1.1\r\nContent-Length: 1.5\r\n\r\nhi", 400),
-            ("hexadecimal", b"POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n", 400),
-            ("a list", b"POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\nhello", 400),
-            ("two numbers", b"POST / HTTP/1.1\r\nContent-Length: 5 5\r\n\r\nhello", 400),
-            ("empty", b"POST / HTTP/1.1\r\nContent-Length: \r\n\r\n", 400),
+            ("letters", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n", 400),
+            ("negative", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400),
+            ("plus sign", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello", 400),
+            ("decimal point", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1.5\r\n\r\nhi", 400),
+            ("hexadecimal", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", 400),
+            ("a list", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\nhello", 400),
+            ("two numbers", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\nhello", 400),
+            ("empty", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", 400),
             (
                 "twice, same value",
-                b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+                b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
                 400,
             ),
             (
                 "twice, different",
-                b"POST / HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 2\r\n\r\nhello",
+                b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\ncontent-length: 2\r\n\r\nhello",
                 400,
             ),
         ],
     );
-    let fine = server.request(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+    let fine = server.request(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello");
     assert_eq!((fine.status, fine.text().as_str()), (200, "5"));
 }
 
@@ -165,12 +166,12 @@ fn content_length_with_transfer_encoding_is_400() {
         &[
             (
                 "CL then TE",
-                b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
                 400,
             ),
             (
                 "TE then CL",
-                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
                 400,
             ),
         ],
@@ -180,7 +181,7 @@ fn content_length_with_transfer_encoding_is_400() {
 #[test]
 fn transfer_codings_other_than_a_lone_chunked_are_501() {
     let server = serve(common::options());
-    let te = |codings: &str| format!("POST / HTTP/1.1\r\n{codings}\r\n\r\n0\r\n\r\n").into_bytes();
+    let te = |codings: &str| format!("POST / HTTP/1.1\r\nHost: a\r\n{codings}\r\n\r\n0\r\n\r\n").into_bytes();
     let cases = [
         ("gzip", te("Transfer-Encoding: gzip")),
         ("deflate", te("Transfer-Encoding: deflate")),
@@ -192,7 +193,8 @@ fn transfer_codings_other_than_a_lone_chunked_are_501() {
         assert_refused(&server, request, 501, case);
     }
     // The coding name is case-insensitive.
-    let upper = server.request(b"POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
+    let upper = server
+        .request(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
     assert_eq!((upper.status, upper.text().as_str()), (200, "2"));
 }
 
@@ -212,7 +214,7 @@ fn transfer_encoding_on_http_1_0_is_400() {
 fn malformed_chunks_are_400() {
     let server = serve(common::options());
     let post = |chunks: &[u8]| {
-        let mut request = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut request = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         request.extend_from_slice(chunks);
         request
     };
@@ -239,9 +241,19 @@ fn malformed_chunks_are_400() {
 fn a_declared_body_over_the_limit_is_413_before_the_body_is_sent() {
     let server = serve(Options { max_request_body_size: 1000, ..common::options() });
     // Only the head is sent: the 413 must come without waiting for the 5000 bytes.
-    assert_refused(&server, b"POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n", 413, "5000 > 1000");
-    assert_refused(&server, b"POST / HTTP/1.1\r\nContent-Length: 1001\r\n\r\n", 413, "one byte over");
-    let at_limit = format!("POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n{}", "x".repeat(1000));
+    assert_refused(
+        &server,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n",
+        413,
+        "5000 > 1000",
+    );
+    assert_refused(
+        &server,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n",
+        413,
+        "one byte over",
+    );
+    let at_limit = format!("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n{}", "x".repeat(1000));
     let response = server.request(at_limit);
     assert_eq!((response.status, response.text().as_str()), (200, "1000"), "exactly the limit");
 }
@@ -250,8 +262,11 @@ fn a_declared_body_over_the_limit_is_413_before_the_body_is_sent() {
 fn the_default_body_limit_is_one_gib() {
     let server = serve(common::options());
     let cases: [(&str, &[u8]); 2] = [
-        ("2 GiB declared", b"POST / HTTP/1.1\r\nContent-Length: 2147483648\r\n\r\n"),
-        ("more than fits in 64 bits", b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n"),
+        ("2 GiB declared", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2147483648\r\n\r\n"),
+        (
+            "more than fits in 64 bits",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+        ),
     ];
     for (case, request) in cases {
         assert_refused(&server, request, 413, case);
@@ -262,7 +277,7 @@ fn the_default_body_limit_is_one_gib() {
 fn a_chunked_body_over_the_limit_is_413_when_decoded() {
     let server = serve(Options { max_request_body_size: 1000, ..common::options() });
     let post = |len: usize| {
-        let mut request = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut request = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         request.extend(chunked(&vec![b'z'; len], &[600]));
         request
     };
@@ -275,10 +290,14 @@ fn a_chunked_body_over_the_limit_is_413_when_decoded() {
 fn expect_100_continue_is_answered_before_the_body_is_sent() {
     let server = serve(common::options());
     let heads: [(&str, &[u8], &[u8]); 2] = [
-        ("by length", b"POST / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n", b"hello"),
+        (
+            "by length",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+            b"hello",
+        ),
         (
             "chunked",
-            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
             b"5\r\nhello\r\n0\r\n\r\n",
         ),
     ];
@@ -296,7 +315,7 @@ fn expect_100_continue_is_answered_before_the_body_is_sent() {
 #[test]
 fn expect_100_continue_is_not_sent_when_the_request_is_refused() {
     let server = serve(Options { max_request_body_size: 1000, ..common::options() });
-    let request = b"POST / HTTP/1.1\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n";
+    let request = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n";
     let bytes = exchange(server.addr, request);
     assert!(!bytes.windows(12).any(|w| w == b"100 Continue"), "{:?}", String::from_utf8_lossy(&bytes));
     assert_eq!(Response::parse(&bytes).status, 413);
@@ -306,8 +325,8 @@ fn expect_100_continue_is_not_sent_when_the_request_is_refused() {
 fn expect_100_continue_without_a_body_does_not_hang() {
     let server = serve(common::options());
     let requests: [&[u8]; 2] = [
-        b"GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
-        b"POST / HTTP/1.1\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n",
     ];
     for request in requests {
         // No 100 Continue (there is no body to wait for), and the final answer comes at once.
@@ -349,7 +368,7 @@ fn a_head_dripped_byte_by_byte_is_cut_off_at_the_header_timeout() {
     let server = serve(Options { header_timeout: timeout, ..common::options() });
     let started = Instant::now();
     let mut client = connect(server.addr);
-    send(&mut client, b"GET / HTTP/1.1\r\nX-Slow: ");
+    send(&mut client, b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ");
     // Slowloris: one byte every 50 ms keeps the connection busy but never ends the head.
     let stop = Arc::new(AtomicBool::new(false));
     let mut dripper = client.try_clone().unwrap();
@@ -390,7 +409,7 @@ fn leading_empty_lines_are_ignored() {
     let server = serve(common::options());
     let requests: [&[u8]; 3] = [
         b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"\r\n\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi",
+        b"\r\n\r\n\r\nPOST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi",
         b"\n\r\nGET / HTTP/1.0\r\n\r\n",
     ];
     for request in requests {

@@ -12,6 +12,8 @@ use crate::{Body, Environ, StartResponse};
 /// assert!(text.contains("PATH_INFO = '/x'\nQUERY_STRING = 'y=1'\n"));
 /// ```
 pub fn demo_app(environ: &Environ, start_response: StartResponse) -> Body {
+    // Bounded although it echoes the request: the environ comes from the request head, which the
+    // server caps (max_request_header_size, 64 KiB), and quoting at most quadruples a character.
     let mut text = String::from("Hello world!\n\n");
     for (key, value) in environ.describe() {
         text.push_str(&format!("{key} = {}\n", quoted(&value)));

@@ -1,63 +1,100 @@
 //! `wsgi-lab serve`: the built-in apps on the production server or the dev server.
+//!
+//! The defaults live in [`Options::default()`]; an option left out here stays `None` and is
+//! filled from there, so the command line repeats no default (the help prints them from there).
 
 use super::seconds;
 use clap::Args;
+use std::fmt::Display;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use wsgi_lab::lab::watch::Watch;
-use wsgi_lab::{App, DevServer, Mode, Options, Server, apps};
+use wsgi_lab::proxy::ProxyPolicy;
+use wsgi_lab::{App, DevServer, Mode, Mount, Options, Server, UrlPrefix, apps};
+
+/// The options only the production server has. With `--dev` they are refused (exit 2, one
+/// line naming the option), never silently ignored: tiny_http has no timeouts, no limits, one
+/// worker and no stats.
+const PRODUCTION_ONLY: [&str; 9] = [
+    "threads",
+    "header_timeout",
+    "idle_timeout",
+    "max_body",
+    "max_header",
+    "connection_limit",
+    "backlog",
+    "watch",
+    "single",
+];
 
 #[derive(Args, Debug)]
+#[command(after_help = apps_help())]
 pub struct ServeArgs {
-    /// The built-in app to serve.
+    /// The built-in app to serve (listed below).
     #[arg(long, default_value = "hello", value_parser = app_name)]
     app: String,
     /// Interface to bind: 127.0.0.1 is this machine only; 0.0.0.0 is every interface.
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value_t = Options::default().host)]
     host: String,
     /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = 8080)]
+    #[arg(long, default_value_t = Options::default().port)]
     port: u16,
     /// Single-threaded mode, as wsgiref: one request at a time, one per connection.
-    #[arg(long, conflicts_with_all = ["threads", "dev"])]
+    #[arg(long, conflicts_with = "threads")]
     single: bool,
     /// Workers in pool mode [default: 2 × cores + 1].
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
-    /// The development server (tiny_http, contract validator on), as Flask's `app.run`.
-    #[arg(long)]
+    /// The development server (tiny_http, contract validator on), as Flask's `app.run`. The
+    /// production server's timeouts and limits are refused with it: tiny_http has none.
+    #[arg(long, conflicts_with_all = PRODUCTION_ONLY)]
     dev: bool,
     /// With --dev: a panic shows its message and the request in the 500 page.
     #[arg(long, requires = "dev")]
     debug: bool,
-    /// Mount the app under this URL prefix, such as /my-app.
-    #[arg(long, default_value = "")]
-    url_prefix: String,
+    /// Mount the app under this URL prefix, such as /my-app (both servers).
+    #[arg(long, value_name = "PREFIX")]
+    url_prefix: Option<String>,
     /// The directory the `files` app serves.
     #[arg(long)]
     root: Option<std::path::PathBuf>,
-    /// Seconds a client may take to send a request head.
-    #[arg(long, default_value = "10", value_parser = seconds)]
-    header_timeout: Duration,
-    /// Seconds an idle keep-alive connection is kept.
-    #[arg(long, default_value = "5", value_parser = seconds)]
-    idle_timeout: Duration,
-    /// Largest request body in bytes.
-    #[arg(long, default_value_t = 1 << 30)]
-    max_body: u64,
-    /// Largest request head in bytes.
-    #[arg(long, default_value_t = 64 * 1024)]
-    max_header: usize,
-    /// Open connections at most (pool mode).
-    #[arg(long, default_value_t = 2048)]
-    connection_limit: usize,
-    /// The reverse proxy whose X-Forwarded-* headers are believed.
-    #[arg(long)]
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, help = with_default(
+        "Seconds a client may take to send a request head (5, 2.5, 5s, 300ms)",
+        secs(Options::default().header_timeout),
+    ))]
+    header_timeout: Option<Duration>,
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, help = with_default(
+        "Seconds an idle keep-alive connection is kept",
+        secs(Options::default().idle_timeout),
+    ))]
+    idle_timeout: Option<Duration>,
+    #[arg(long, value_name = "BYTES", help = with_default(
+        "Largest request body in bytes",
+        Options::default().max_request_body_size,
+    ))]
+    max_body: Option<u64>,
+    #[arg(long, value_name = "BYTES", help = with_default(
+        "Largest request head in bytes",
+        Options::default().max_request_header_size,
+    ))]
+    max_header: Option<usize>,
+    #[arg(long, value_name = "N", help = with_default(
+        "Open connections at most (pool mode)",
+        Options::default().connection_limit,
+    ))]
+    connection_limit: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help = with_default(
+        "Connections the OS queues before the server accepts them (the listen backlog)",
+        Options::default().backlog,
+    ))]
+    backlog: Option<u32>,
+    /// The reverse proxy whose X-Forwarded-* headers are believed (both servers).
+    #[arg(long, value_name = "IP")]
     trusted_proxy: Option<IpAddr>,
     /// Which proxy headers to believe, comma-separated (x-forwarded-for, x-forwarded-proto,
     /// x-forwarded-host, x-forwarded-port, x-forwarded-by, forwarded).
-    #[arg(long, value_delimiter = ',', requires = "trusted_proxy")]
+    #[arg(long, value_name = "NAMES", value_delimiter = ',', requires = "trusted_proxy")]
     trusted_proxy_headers: Vec<String>,
     /// Show what each worker is doing, live (implies --quiet).
     #[arg(long)]
@@ -65,6 +102,23 @@ pub struct ServeArgs {
     /// No access line per request.
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// A help line that ends with the default, taken from [`Options::default()`].
+fn with_default(help: &str, default: impl Display) -> String {
+    format!("{help} [default: {default}]")
+}
+
+fn secs(duration: Duration) -> String {
+    format!("{}s", duration.as_secs_f64())
+}
+
+/// The list of built-in apps that `serve --help` ends with, from [`apps::APPS`].
+fn apps_help() -> String {
+    let width = apps::APPS.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    let lines: Vec<String> =
+        apps::APPS.iter().map(|(name, about)| format!("  {name:width$}  {about}")).collect();
+    format!("Built-in apps (--app NAME):\n{}", lines.join("\n"))
 }
 
 fn app_name(name: &str) -> Result<String, String> {
@@ -92,25 +146,24 @@ fn app(args: &ServeArgs) -> Result<Arc<dyn App>, String> {
 pub fn serve(args: ServeArgs) -> Result<(), String> {
     let app = app(&args)?;
     if args.dev {
-        let server = DevServer::bind(app, &args.host, args.port, args.debug).map_err(|e| e.to_string())?;
-        // On stderr, as run_dev and Flask print it.
-        eprintln!("{}", server.banner());
-        return server.serve_forever().map_err(|e| e.to_string());
+        return serve_dev(app, args);
     }
+    let defaults = Options::default();
     let options = Options {
         host: args.host,
         port: args.port,
-        threads: args.threads.map_or_else(wsgi_lab::server::default_threads, usize::from),
-        url_prefix: args.url_prefix,
-        header_timeout: args.header_timeout,
-        idle_timeout: args.idle_timeout,
-        max_request_body_size: args.max_body,
-        max_request_header_size: args.max_header,
-        connection_limit: args.connection_limit,
+        threads: args.threads.map_or(defaults.threads, usize::from),
+        url_prefix: args.url_prefix.unwrap_or(defaults.url_prefix),
+        header_timeout: args.header_timeout.unwrap_or(defaults.header_timeout),
+        idle_timeout: args.idle_timeout.unwrap_or(defaults.idle_timeout),
+        max_request_body_size: args.max_body.unwrap_or(defaults.max_request_body_size),
+        max_request_header_size: args.max_header.unwrap_or(defaults.max_request_header_size),
+        connection_limit: args.connection_limit.unwrap_or(defaults.connection_limit),
+        backlog: args.backlog.unwrap_or(defaults.backlog),
         trusted_proxy: args.trusted_proxy,
         trusted_proxy_headers: args.trusted_proxy_headers,
         log_requests: !(args.quiet || args.watch),
-        ..Options::default()
+        ..defaults
     };
     let mode = if args.single { Mode::Single } else { Mode::Pool };
     let server = Server::bind(app, options, mode).map_err(|e| e.to_string())?;
@@ -119,4 +172,25 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
     let result = server.serve_forever().map_err(|e| e.to_string());
     drop(watch);
     result
+}
+
+/// The dev server with what it can honour: the prefix (an app wrapper, the same on both
+/// servers), the trusted proxy, `--quiet`. The rest was refused by the parser.
+fn serve_dev(app: Arc<dyn App>, args: ServeArgs) -> Result<(), String> {
+    let prefix = UrlPrefix::new(args.url_prefix.as_deref().unwrap_or_default());
+    let app: Arc<dyn App> =
+        if prefix.as_str().is_empty() { app } else { Arc::new(Mount::new(prefix.as_str(), app)) };
+    let names: Vec<&str> = args.trusted_proxy_headers.iter().map(String::as_str).collect();
+    let proxy = ProxyPolicy::new(args.trusted_proxy, &names)?;
+    let server = DevServer::bind(app, &args.host, args.port, args.debug)
+        .map_err(|e| e.to_string())?
+        .log_requests(!args.quiet)
+        .trust_proxy(proxy);
+    // On stderr, as run_dev and Flask print it.
+    eprintln!("{}", server.banner());
+    if !prefix.as_str().is_empty() {
+        let prefix = prefix.as_str();
+        eprintln!(" * Mounted at {prefix}/: SCRIPT_NAME={prefix}; other paths get 404");
+    }
+    server.serve_forever().map_err(|e| e.to_string())
 }

@@ -5,6 +5,7 @@
 use crate::Environ;
 use crate::environ::{ServerEnviron, decode_path, split_target};
 use crate::http::{Head, HttpError, RequestBody, is_tchar};
+use crate::proxy::ProxyPolicy;
 use std::io::Read;
 use std::net::SocketAddr;
 
@@ -55,9 +56,10 @@ pub(super) fn head_of(request: &tiny_http::Request) -> Result<Head, HttpError> {
 }
 
 /// Reads the whole body (tiny_http sends `100 Continue` first when the client asked) and
-/// builds the environ.
+/// builds the environ, with the proxy headers `proxy` does not believe removed.
 pub(super) fn environ_of(
     server: &ServerEnviron,
+    proxy: &ProxyPolicy,
     head: &Head,
     request: &mut tiny_http::Request,
 ) -> Result<Environ, HttpError> {
@@ -82,6 +84,11 @@ pub(super) fn environ_of(
     }
     let peer = request.remote_addr().copied().unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let path_info = decode_path(split_target(&head.target).0);
-    Environ::from_request(server, head, RequestBody::from_bytes(body), peer, ("", &path_info))
-        .map_err(|e| HttpError::new(500, format!("could not build the environ: {e}")))
+    let mut environ =
+        Environ::from_request(server, head, RequestBody::from_bytes(body), peer, ("", &path_info))
+            .map_err(|e| HttpError::new(500, format!("could not build the environ: {e}")))?;
+    // As the production server's handler does: proxy headers are believed only from the
+    // trusted proxy, or a client could claim any address.
+    proxy.apply(&mut environ);
+    Ok(environ)
 }

@@ -237,13 +237,16 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, HttpError> {
 }
 
 /// RFC 9112 §7.1.1: `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )`.
+/// Whitespace may stand only before a `;` or around an `=`: `5 ` and `0\t` are no chunk sizes,
+/// and a parser in front of us that read them otherwise would frame the body differently.
 fn valid_extensions(mut rest: &[u8]) -> bool {
     let skip_ws = |s: &[u8]| -> usize { s.iter().take_while(|&&b| b == b' ' || b == b'\t').count() };
     let token_len = |s: &[u8]| -> usize { s.iter().take_while(|&&b| is_tchar(b)).count() };
     loop {
-        rest = &rest[skip_ws(rest)..];
+        let ws = skip_ws(rest);
+        rest = &rest[ws..];
         if rest.is_empty() {
-            return true;
+            return ws == 0;
         }
         if rest[0] != b';' {
             return false;
@@ -317,7 +320,7 @@ mod tests {
 
     #[test]
     fn chunked_in_one_piece_and_byte_by_byte() {
-        let wire = b"4\r\nWiki\r\n5;a=b;c=\"d;e\"\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
+        let wire = b"4\r\nWiki\r\n5 ; a = b;c=\"d;e\"\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
         let (body, used) = decode_all(&[wire]).unwrap();
         assert_eq!((body.as_slice(), used), (&b"Wikipedia"[..], wire.len() - 4));
         let bytes: Vec<&[u8]> = wire.chunks(1).collect();
@@ -333,6 +336,12 @@ mod tests {
             (b"4;a=\"open\r\n", 400),
             (b"4\r\nWikiXX0\r\n\r\n", 400),
             (b"4\nWiki\r\n0\r\n\r\n", 400),
+            // Whitespace or a sign around the size (RFC 9112 §7.1: `1*HEXDIG`).
+            (b"5 \r\nhello\r\n0\r\n\r\n", 400),
+            (b"5\r\nhello\r\n0\t\r\n\r\n", 400),
+            (b" 5\r\nhello\r\n0\r\n\r\n", 400),
+            (b"+5\r\nhello\r\n0\r\n\r\n", 400),
+            (b"5;a=b \r\nhello\r\n0\r\n\r\n", 400),
         ];
         for (wire, status) in cases {
             let got = decode_all(&[wire]).unwrap_err();

@@ -2,6 +2,7 @@
 //! about the body that follows (SPEC §3).
 
 use super::HttpError;
+use super::target::check_target;
 
 /// How many header lines a request may carry (SPEC §3: more is a 431).
 pub const MAX_HEADERS: usize = 100;
@@ -40,6 +41,7 @@ pub enum Framing {
 /// use wsgi_lab::http::parse_head;
 /// let (head, n) = parse_head(b"GET /hi HTTP/1.1\r\nHost: x\r\n\r\n", 65536).unwrap().unwrap();
 /// assert_eq!((head.method.as_str(), head.target.as_str(), head.minor, n), ("GET", "/hi", 1, 29));
+/// assert_eq!(parse_head(b"GET /hi HTTP/1.1\r\n\r\n", 65536).unwrap_err().status, 400); // no Host
 /// assert!(parse_head(b"GET /hi HTTP/1.1\r\nHo", 65536).unwrap().is_none());
 /// assert_eq!(parse_head(b"GET /hi HTTP/2.0\r\n\r\n", 65536).unwrap_err().status, 505);
 /// ```
@@ -52,12 +54,15 @@ pub fn parse_head(buf: &[u8], max_size: usize) -> Result<Option<(Head, usize)>, 
         Ok(httparse::Status::Partial) => Ok(None),
         Ok(httparse::Status::Complete(n)) if n > max_size => Err(too_large()),
         Ok(httparse::Status::Complete(n)) => {
+            check_head_bytes(&buf[..n])?;
             let head = Head {
                 method: req.method.unwrap_or_default().to_string(),
                 target: req.path.unwrap_or_default().to_string(),
                 minor: req.version.unwrap_or(1),
                 headers: req.headers.iter().map(|h| (h.name.to_string(), latin1(h.value))).collect(),
             };
+            check_target(&head.method, &head.target)?;
+            head.check_host()?;
             Ok(Some((head, n)))
         }
         Err(httparse::Error::TooManyHeaders) => {
@@ -82,6 +87,25 @@ fn looks_like_other_version(buf: &[u8]) -> bool {
     number.first().is_some_and(u8::is_ascii_digit)
         && !b"1.0".starts_with(number)
         && !b"1.1".starts_with(number)
+}
+
+/// Every line of the head ends with CRLF, and no byte but HTAB is a control character
+/// (SPEC §3). httparse accepts a bare LF as a line end, as RFC 9112 allows a recipient to; but a
+/// proxy in front may read it as part of a header value, and then the two disagree on which
+/// headers the request has (`X-Inj: a\nContent-Length: 5` is one header to one of them and two
+/// to the other). So, as waitress and gunicorn do, refuse it.
+fn check_head_bytes(head: &[u8]) -> Result<(), HttpError> {
+    for (i, &b) in head.iter().enumerate() {
+        let what = match b {
+            b'\n' if i == 0 || head[i - 1] != b'\r' => "a bare LF (a line end without CR)",
+            b'\r' if head.get(i + 1) != Some(&b'\n') => "a bare CR",
+            b'\t' | b'\r' | b'\n' => continue,
+            0..=0x1f | 0x7f => "a control character",
+            _ => continue,
+        };
+        return Err(HttpError::bad_request(format!("{what} (0x{b:02X}) at byte {i} of the request head")));
+    }
+    Ok(())
 }
 
 /// Bytes to a string, one char per byte (ISO-8859-1), as PEP 3333 does for headers and paths.
@@ -123,6 +147,16 @@ impl Head {
     /// Whether the client waits for `100 Continue` before sending its body.
     pub fn expects_continue(&self) -> bool {
         self.minor == 1 && self.values("expect").any(|v| v.trim().eq_ignore_ascii_case("100-continue"))
+    }
+
+    /// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host` header, an HTTP/1.0 request
+    /// at most one. Two would let the app and a proxy each believe a different one.
+    fn check_host(&self) -> Result<(), HttpError> {
+        match (self.values("host").count(), self.minor) {
+            (0, 1) => Err(HttpError::bad_request("an HTTP/1.1 request must carry a Host header")),
+            (0 | 1, _) => Ok(()),
+            (n, _) => Err(HttpError::bad_request(format!("{n} Host headers: a request carries one"))),
+        }
     }
 
     /// How the body is delimited, or the error SPEC §3 names for a head that does not say so

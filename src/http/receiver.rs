@@ -60,9 +60,9 @@ enum State {
 /// ```
 /// use wsgi_lab::http::{Limits, Receiver, Step};
 /// let mut rx = Receiver::new(Limits::default());
-/// rx.push(b"POST /up HTTP/1.1\r\nContent-Length: 5\r\n\r\nhel");
+/// rx.push(b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhel");
 /// assert!(matches!(rx.step(), Ok(Step::NeedMore)));
-/// rx.push(b"loGET / HTTP/1.1\r\n\r\n");
+/// rx.push(b"loGET / HTTP/1.1\r\nHost: a\r\n\r\n");
 /// let Ok(Step::Ready(req)) = rx.step() else { panic!() };
 /// assert_eq!((req.head.target.as_str(), req.body.len()), ("/up", 5));
 /// assert!(matches!(rx.step(), Ok(Step::Ready(_)))); // the pipelined GET

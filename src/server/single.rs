@@ -43,6 +43,8 @@ impl Server {
                 }
                 // Readiness is edge-triggered: wait only after accept said there is nothing.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait(&mut poll, &mut events, None)?,
+                // The shutdown handle stopped the socket listening: not a failure.
+                Err(_) if self.shutdown.is_requested() => break,
                 Err(e) => accept_failed(&log, e),
             }
         }

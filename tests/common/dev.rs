@@ -3,7 +3,8 @@
 //! server always sends one).
 
 use super::{CLIENT_TIMEOUT, Response, exchange};
-use std::net::SocketAddr;
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -22,14 +23,50 @@ pub struct Dev {
 
 /// Starts `app` on the dev server, with `debug` as asked.
 pub fn start(app: impl App + 'static, debug: bool) -> Dev {
+    serve(DevServer::bind(app, "127.0.0.1", 0, debug).expect("bind 127.0.0.1:0"))
+}
+
+/// Serves a dev server configured by the test (bound to 127.0.0.1), its log lines collected.
+pub fn serve(server: DevServer) -> Dev {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
-    let server = DevServer::bind(app, "127.0.0.1", 0, debug)
-        .expect("bind 127.0.0.1:0")
-        .log_to(move |line| sink.lock().unwrap().push(line.to_string()));
+    let server = server.log_to(move |line| sink.lock().unwrap().push(line.to_string()));
     let (addr, stop) = (server.server_address(), server.shutdown_handle());
     let thread = Some(std::thread::spawn(move || server.serve_forever()));
     Dev { addr, stop, log, thread }
+}
+
+/// How long a probe waits for more bytes: the dev server answers on loopback in far less, and
+/// a probe that gets no end of stream (tiny_http keeps the connection) stops waiting here.
+pub const PROBE_WAIT: Duration = Duration::from_secs(2);
+
+/// Sends `raw` on a new connection and returns every byte received until the server closes
+/// it or [`PROBE_WAIT`] passes without a byte. Never panics on a timeout: a probe asserts what
+/// it received, not when.
+pub fn probe(addr: SocketAddr, raw: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).expect("connect to the dev server");
+    stream.set_read_timeout(Some(PROBE_WAIT)).unwrap();
+    super::send(&mut stream, raw);
+    let mut received = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return received,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Every response in `bytes`, in order (each framed by its Content-Length).
+pub fn replies(bytes: &[u8]) -> Vec<Reply> {
+    let mut all = Vec::new();
+    let mut rest = bytes.to_vec();
+    while !rest.is_empty() {
+        let mut reply = Reply::parse(&rest);
+        rest = std::mem::take(&mut reply.rest);
+        all.push(reply);
+    }
+    all
 }
 
 impl Dev {
