@@ -73,7 +73,7 @@ fn waitress_would(prefix: &str, target: &str) -> (String, String) {
 /// Starts `where_am_i` mounted at `url_prefix`, in pool mode with one worker (the tutorial's
 /// `threads=1`).
 fn start_mounted(url_prefix: &str) -> Running {
-    let options = Options { threads: 1, url_prefix: url_prefix.to_string(), ..Options::default() };
+    let options = Options { threads: 1, url_prefix: url_prefix.into(), ..Options::default() };
     common::start(where_am_i, Mode::Pool, options)
 }
 

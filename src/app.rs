@@ -12,6 +12,11 @@
 //! }
 //! # let _ = wsgi_lab::testing::call(&web_app, Environ::new());
 //! ```
+//!
+//! The rules an app must keep are written here once ([`check_status`], [`check_header`],
+//! [`check_content_length`]), and a broken one is a [`Violation`] that says what is wrong and
+//! what to do instead. [`call_app`](crate::handler::call_app) applies them; the
+//! [validator](mod@crate::validate) adds stricter ones of its own.
 
 use crate::Environ;
 use std::fmt;
@@ -195,6 +200,24 @@ impl fmt::Debug for Body {
     }
 }
 
+/// The status, headers and body an app answered with.
+#[derive(Debug)]
+pub struct AppResponse {
+    /// The status line, such as `"200 OK"`.
+    pub status: String,
+    /// The headers, in the app's order.
+    pub headers: Vec<(String, String)>,
+    /// The body, not yet iterated.
+    pub body: Body,
+}
+
+impl AppResponse {
+    /// The status code (the status was checked: three digits first).
+    pub fn code(&self) -> u16 {
+        self.status.get(..3).and_then(|code| code.parse().ok()).unwrap_or(500)
+    }
+}
+
 /// Headers that describe the connection, not the response. Framing is the server's job, so an
 /// app must not set them (SPEC §1).
 pub const HOP_BY_HOP: [&str; 8] = [
@@ -257,4 +280,118 @@ pub fn check_header(name: &str, value: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The app's `Content-Length`, when it set one. The server frames the body by it (SPEC §4), so
+/// it must be one number the server can use: one header, all digits, and small enough for a
+/// `u64`. Anything else would reach the client as two conflicting lengths, or none.
+///
+/// ```
+/// use wsgi_lab::app::check_content_length;
+/// assert_eq!(check_content_length(&[("Content-Length", "5")]), Ok(Some(5)));
+/// assert_eq!(check_content_length(&[("Content-Type", "text/plain")]), Ok(None));
+/// assert!(check_content_length(&[("Content-Length", "5 ")]).unwrap_err().contains("not a number"));
+/// assert!(check_content_length(&[("Content-Length", "1"), ("content-length", "1")]).is_err());
+/// ```
+pub fn check_content_length<N: AsRef<str>, V: AsRef<str>>(headers: &[(N, V)]) -> Result<Option<u64>, String> {
+    let mut lengths = headers.iter().filter(|(n, _)| n.as_ref().eq_ignore_ascii_case("content-length"));
+    let Some((_, length)) = lengths.next() else { return Ok(None) };
+    let length = length.as_ref();
+    let more = lengths.count();
+    if more > 0 {
+        return Err(format!("Content-Length was set {} times: set it once, or leave it out", more + 1));
+    }
+    if length.is_empty() || !length.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "Content-Length {length:?} is not a number: pass the body's size in bytes, or leave it out"
+        ));
+    }
+    match length.parse() {
+        Ok(length) => Ok(Some(length)),
+        Err(_) => Err(format!("Content-Length {length} is too large for any body: pass the body's size")),
+    }
+}
+
+/// Which rule of the contract a [`Violation`] breaks: tests and lessons match on it rather
+/// than on the wording of the message.
+///
+/// ```
+/// use wsgi_lab::validate::{check_response, Rule};
+/// let found = check_response("200 OK", &[("Content-Type", "text/plain"), ("Connection", "close")]);
+/// assert_eq!(found.iter().map(|v| v.rule).collect::<Vec<_>>(), [Rule::Header]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Server: a key PEP 3333 requires is missing from the environ.
+    MissingKey,
+    /// Server: `SCRIPT_NAME` is neither empty nor `/something` without a trailing `/`.
+    ScriptName,
+    /// Server: `PATH_INFO` is neither empty nor starting with `/`.
+    PathInfo,
+    /// Server: `CONTENT_LENGTH` is present but not all digits.
+    RequestContentLength,
+    /// Server: `REQUEST_METHOD` is not an HTTP token.
+    RequestMethod,
+    /// Server: `wsgi.url_scheme` is neither `http` nor `https`.
+    UrlScheme,
+    /// App: the status is not `NNN Reason`.
+    Status,
+    /// App: a header name is not a token, a value holds CR/LF/NUL, or the header is hop-by-hop.
+    Header,
+    /// App: `Content-Type` is missing, set twice, or set on a status that has no body.
+    ContentType,
+    /// App: the response `Content-Length` is not a number, is too large, is set twice, or
+    /// disagrees with the body.
+    ContentLength,
+    /// App: a response whose status has no body (1xx, 204, 304) came with body bytes.
+    BodyNotAllowed,
+    /// App: `start_response` was called a second time without the error form.
+    StartedTwice,
+    /// App: the body was returned before `start_response` was called.
+    NotStarted,
+}
+
+impl Rule {
+    /// Who broke the rule: `"server"` (the environ) or `"app"` (the response).
+    ///
+    /// ```
+    /// use wsgi_lab::validate::Rule;
+    /// assert_eq!(Rule::PathInfo.culprit(), "server");
+    /// assert_eq!(Rule::StartedTwice.culprit(), "app");
+    /// ```
+    pub fn culprit(self) -> &'static str {
+        use Rule::*;
+        match self {
+            MissingKey | ScriptName | PathInfo | RequestContentLength | RequestMethod | UrlScheme => "server",
+            _ => "app",
+        }
+    }
+}
+
+/// One broken rule: which one, and a message that says what is wrong and what to do instead.
+///
+/// ```
+/// use wsgi_lab::validate::{Rule, Violation};
+/// let v = Violation::new(Rule::NotStarted, "the body came first: call start_response first");
+/// assert_eq!(v.to_string(), "app: the body came first: call start_response first");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The rule broken.
+    pub rule: Rule,
+    /// The mistake and its fix, in one sentence.
+    pub message: String,
+}
+
+impl Violation {
+    /// A violation of `rule`, explained by `message`.
+    pub fn new(rule: Rule, message: impl Into<String>) -> Self {
+        Violation { rule, message: message.into() }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.rule.culprit(), self.message)
+    }
 }

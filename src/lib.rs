@@ -31,15 +31,17 @@
 //! | [`http`] | request heads and bodies in, responses out, [`HttpError`] | `wsgiref.handlers`, waitress's parser |
 //! | [`handler`] | one request: environ → app → response | `BaseHandler.run` |
 //! | [`options`] | [`Options`]: every setting in one table, `default_threads` | waitress's `adjustments` |
-//! | [`server`] | [`make_server`], [`serve`], [`Server`], [`Running`], single-threaded mode | `wsgiref.simple_server`, `waitress.serve` |
+//! | [`server`] | [`make_server`], [`serve`], [`Server`], [`Running`]; its modes: single-threaded, and pool mode's two [`Engine`]s | `wsgiref.simple_server`, `waitress.serve` |
+//! | `server::single` | single-threaded mode: accept, answer, close | `wsgiref.simple_server` |
+//! | `server::pool` | pool mode's epoll instance and table of connections | waitress's `server.py` and `asyncore` loop |
+//! | `server::channel` | one connection in pool mode: its parser, its wait, its turn | waitress's `channel.py` |
+//! | `server::handoff`, `server::shared` | who waits on epoll: a poller thread (waitress), or the workers | waitress's `task.py` dispatcher |
 //! | [`shutdown`] | [`ShutdownHandle`], Ctrl+C | `server.shutdown()`, `KeyboardInterrupt` |
-//! | [`pool`] | the `ThreadPool` of `Worker`s that run the app in pool mode | waitress's task dispatcher |
-//! | `poller` | pool mode's event loop and its table of connections | waitress's `asyncore` loop |
-//! | `channel` | one connection in pool mode: reading it without blocking | waitress's `channel` |
+//! | [`pool`] | the Rust Book's `ThreadPool` of `Worker`s, with what a server adds | the Book, ch. 21 |
 //! | [`stats`] | what each worker is doing, for the live view | — |
 //! | [`mount`] | `url_prefix` | waitress's `url_prefix` |
 //! | [`validate`](mod@validate) | [`Validator`]: the contract checked on both sides, as middleware | `wsgiref.validate` |
-//! | [`router`] | [`Router`]: a tiny framework, routes to handlers (a framework is just an app) | Flask's `app.route` |
+//! | [`router`] | [`Router`]: a tiny framework, routes to views (a framework is just an app) | Flask's `app.route` |
 //! | [`dev`] | [`run_dev`], [`DevServer`]: the development server on `tiny_http` | Flask's `app.run` |
 //! | [`proxy`] | `trusted_proxy`: believing `X-Forwarded-*` only from the proxy | waitress's `trusted_proxy` |
 //! | [`util`] | `shift_path_info`, `request_uri`, … | `wsgiref.util` |
@@ -53,7 +55,6 @@
 
 pub mod app;
 pub mod apps;
-mod channel;
 pub mod dev;
 pub mod environ;
 pub mod handler;
@@ -62,7 +63,6 @@ pub mod lab;
 pub mod log;
 pub mod mount;
 pub mod options;
-mod poller;
 pub mod pool;
 pub mod proxy;
 pub mod router;
@@ -80,6 +80,6 @@ pub use http::HttpError;
 pub use log::Log;
 pub use mount::{Mount, UrlPrefix};
 pub use router::Router;
-pub use server::{Error, Mode, Options, Running, Server, make_server, serve};
+pub use server::{Engine, Error, Mode, Options, Running, Server, make_server, serve};
 pub use shutdown::ShutdownHandle;
 pub use validate::{Validator, Violation, validate};

@@ -43,6 +43,18 @@ impl UrlPrefix {
     }
 }
 
+impl From<&str> for UrlPrefix {
+    fn from(prefix: &str) -> Self {
+        UrlPrefix::new(prefix)
+    }
+}
+
+impl From<String> for UrlPrefix {
+    fn from(prefix: String) -> Self {
+        UrlPrefix::new(&prefix)
+    }
+}
+
 /// Middleware: serves `app` under `prefix`, moving the prefix from `PATH_INFO` to
 /// `SCRIPT_NAME`, and answers 404 outside it.
 ///

@@ -2,6 +2,7 @@
 //! user of waitress would expect.
 
 use crate::http::Limits;
+use crate::mount::UrlPrefix;
 use std::time::Duration;
 
 /// Every setting of a server in one table, with waitress's names where it has one.
@@ -15,10 +16,15 @@ pub struct Options {
     pub host: String,
     /// The port; 0 asks the OS for a free one ([`Server::server_address`](crate::Server::server_address) tells which).
     pub port: u16,
-    /// Workers in pool mode; default 2 × cores + 1.
+    /// Which pool engine runs pool mode: [`Engine::Shared`] (the default) or
+    /// [`Engine::Handoff`], waitress's design.
+    pub engine: Engine,
+    /// Workers in pool mode; default 2 × cores + 1. At least 1: a server refuses 0 when it is
+    /// built or started ([`Options::check`]).
     pub threads: usize,
-    /// Mount the app under this prefix (SPEC §5); `""` or `"/"` for the root.
-    pub url_prefix: String,
+    /// Mount the app under this prefix (SPEC §5), normalised when it is made:
+    /// `"/my-app".into()`; `""` or `"/"` for the root.
+    pub url_prefix: UrlPrefix,
     /// How long a client may take to send a complete request head (slowloris), default 10 s.
     pub header_timeout: Duration,
     /// How long an idle keep-alive connection is kept, default 5 s.
@@ -57,8 +63,9 @@ impl Default for Options {
         Options {
             host: "127.0.0.1".to_string(),
             port: 8080,
+            engine: Engine::default(),
             threads: default_threads(),
-            url_prefix: String::new(),
+            url_prefix: UrlPrefix::default(),
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(30),
@@ -77,6 +84,28 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The settings no server can work with, refused with what to do instead: the one place
+    /// that checks them, when a server is built and again when it starts (the builder methods
+    /// may change them in between).
+    ///
+    /// ```
+    /// use wsgi_lab::Options;
+    /// assert!(Options::default().check().is_ok());
+    /// assert!(Options { threads: 0, ..Options::default() }.check().unwrap_err().contains("threads"));
+    /// ```
+    pub fn check(&self) -> Result<(), String> {
+        let problem = if self.threads == 0 {
+            "threads = 0: a pool needs at least one worker (1 serves one request at a time)"
+        } else if self.connection_limit == 0 {
+            "connection_limit = 0: the server could never accept a connection"
+        } else if self.header_timeout.is_zero() || self.idle_timeout.is_zero() {
+            "a zero timeout would close every connection at once: give it a few seconds"
+        } else {
+            return Ok(());
+        };
+        Err(problem.to_string())
+    }
+
     /// The receiver limits these options set.
     pub fn limits(&self) -> Limits {
         Limits {
@@ -84,6 +113,50 @@ impl Options {
             max_request_body_size: self.max_request_body_size,
             spool_threshold: self.spool_threshold,
         }
+    }
+}
+
+/// Who waits for the network in pool mode. Both engines keep every property of SPEC §6: idle
+/// connections hold no worker, no connection starves, the threads are bounded, timeouts, the
+/// connection limit and graceful shutdown work the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The workers wait on one epoll instance themselves; a readable connection wakes one of
+    /// them, which serves it: one wake-up per request.
+    #[default]
+    Shared,
+    /// waitress's design: one poller thread waits on epoll and hands each readable connection
+    /// to a worker through a queue: two wake-ups per request, and workers that never touch
+    /// epoll.
+    Handoff,
+}
+
+impl Engine {
+    /// Both engines, by name.
+    pub const ALL: [Engine; 2] = [Engine::Shared, Engine::Handoff];
+
+    /// `"shared"` or `"handoff"`, as `--engine` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Shared => "shared",
+            Engine::Handoff => "handoff",
+        }
+    }
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+
+    /// ```
+    /// use wsgi_lab::Engine;
+    /// assert_eq!("handoff".parse(), Ok(Engine::Handoff));
+    /// assert!("threads".parse::<Engine>().is_err());
+    /// ```
+    fn from_str(name: &str) -> Result<Self, String> {
+        Engine::ALL
+            .into_iter()
+            .find(|e| e.name() == name)
+            .ok_or_else(|| format!("no engine {name:?}: choose shared or handoff"))
     }
 }
 

@@ -1,5 +1,6 @@
 //! A tiny Flask-like framework, to show that a framework is just an app: a [`Router`] maps
-//! paths and methods to handlers, and implements [`App`] like any other app.
+//! paths and methods to view functions (Flask's name for them), and implements [`App`] like any
+//! other app.
 //!
 //! ```
 //! use wsgi_lab::router::{Request, Router};
@@ -38,10 +39,10 @@ use crate::util::to_utf8;
 use crate::{App, Body, Environ, StartResponse};
 use std::io::Read;
 
-/// What a handler is stored as: the request in, a response out.
-type Handler = Box<dyn Fn(&Request) -> Response + Send + Sync>;
+/// A view function as it is stored: the request in, a response out.
+type View = Box<dyn Fn(&Request) -> Response + Send + Sync>;
 
-/// An app made of routes: a path pattern, the methods it answers, and a handler.
+/// An app made of routes: a path pattern, the methods it answers, and a view function.
 ///
 /// Patterns are literal segments and parameters: `<name>` matches one segment, `<int:id>` one
 /// segment of digits, `<path:rest>` the rest of the path, slashes included.
@@ -60,7 +61,7 @@ pub struct Router {
 struct Route {
     pattern: Vec<Segment>,
     methods: Vec<String>,
-    handler: Handler,
+    view: View,
 }
 
 #[derive(Debug, PartialEq)]
@@ -91,18 +92,18 @@ impl Router {
     pub fn route<R: IntoResponse>(
         self,
         pattern: &str,
-        handler: impl Fn(&Request) -> R + Send + Sync + 'static,
+        view: impl Fn(&Request) -> R + Send + Sync + 'static,
     ) -> Self {
-        self.route_methods(pattern, &["GET"], handler)
+        self.route_methods(pattern, &["GET"], view)
     }
 
     /// Adds a `GET` route; the same as [`Router::route`].
     pub fn get<R: IntoResponse>(
         self,
         pattern: &str,
-        handler: impl Fn(&Request) -> R + Send + Sync + 'static,
+        view: impl Fn(&Request) -> R + Send + Sync + 'static,
     ) -> Self {
-        self.route(pattern, handler)
+        self.route(pattern, view)
     }
 
     /// Adds a `POST` route.
@@ -120,9 +121,9 @@ impl Router {
     pub fn post<R: IntoResponse>(
         self,
         pattern: &str,
-        handler: impl Fn(&Request) -> R + Send + Sync + 'static,
+        view: impl Fn(&Request) -> R + Send + Sync + 'static,
     ) -> Self {
-        self.route_methods(pattern, &["POST"], handler)
+        self.route_methods(pattern, &["POST"], view)
     }
 
     /// Adds a route for the given methods (`@app.route(path, methods=[...])`). `GET` also
@@ -143,11 +144,11 @@ impl Router {
         mut self,
         pattern: &str,
         methods: &[&str],
-        handler: impl Fn(&Request) -> R + Send + Sync + 'static,
+        view: impl Fn(&Request) -> R + Send + Sync + 'static,
     ) -> Self {
         let methods = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
-        let handler: Handler = Box::new(move |request| handler(request).into_response());
-        self.routes.push(Route { pattern: parse_pattern(pattern), methods, handler });
+        let view: View = Box::new(move |request| view(request).into_response());
+        self.routes.push(Route { pattern: parse_pattern(pattern), methods, view });
         self
     }
 
@@ -199,7 +200,7 @@ impl App for Router {
             .find_map(|r| Some((r, match_pattern(&r.pattern, &path)?)));
         let response = match found {
             Some((route, params)) => match read_body(environ) {
-                Ok(body) => (route.handler)(&Request { environ, path, params, body }),
+                Ok(body) => (route.view)(&Request { environ, path, params, body }),
                 Err(e) => Response::text(format!("could not read the request body: {e}\n")).status(400),
             },
             None => {
@@ -282,7 +283,7 @@ fn match_pattern(pattern: &[Segment], path: &str) -> Option<Vec<(String, String)
     (parts.len() == pattern.len()).then_some(params)
 }
 
-/// What a handler sees of the request (Flask's `request`): the method, the path, the query,
+/// What a view function sees of the request (Flask's `request`): the method, the path, the query,
 /// the route's parameters, the body, and the whole environ.
 ///
 /// ```

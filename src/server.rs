@@ -2,23 +2,31 @@
 //! modes, `serve_forever`, `handle_request` and shutdown.
 //!
 //! The server lives for the process; a connection lives for one or more requests; the
-//! [`Handler`](crate::handler::Handler) answers each request. The modes change who runs the handler, not what it does:
-//! in single-threaded mode the one thread that accepts also answers (wsgiref); in pool mode
-//! a poller parks idle connections and a pool of workers answers (waitress, [`crate::pool`]).
+//! [`Handler`](crate::handler::Handler) answers each request. The modes change who runs the
+//! handler, not what it does: in single-threaded mode the one thread that accepts also answers
+//! (wsgiref); in pool mode idle connections wait in epoll and a pool of workers answers
+//! (waitress). Pool mode has two engines ([`Engine`]): in `handoff`, waitress's, a poller
+//! thread waits on epoll and hands each ready connection to a worker; in `shared`, the
+//! workers wait on epoll themselves.
 
+mod channel;
+mod handoff;
+mod pool;
+mod serving;
+mod shared;
 mod single;
 
-pub use crate::options::{Options, default_threads};
+pub use crate::options::{Engine, Options, default_threads};
 
 use crate::proxy::ProxyPolicy;
 use crate::stats::Stats;
-use crate::{App, Log, ShutdownHandle, UrlPrefix};
-use mio::{Events, Poll, Token};
+use crate::{App, ShutdownHandle, UrlPrefix};
+use serving::Serving;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Who runs the request handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +89,6 @@ pub struct Server {
     addr: SocketAddr,
     app: Arc<dyn App>,
     options: Options,
-    prefix: UrlPrefix,
     mode: Mode,
     shutdown: ShutdownHandle,
     ctrl_c: bool,
@@ -134,6 +141,7 @@ impl Server {
         options: Options,
         mode: Mode,
     ) -> Result<Server, Error> {
+        options.check().map_err(Error::Config)?;
         let names: Vec<&str> = options.trusted_proxy_headers.iter().map(String::as_str).collect();
         let proxy = ProxyPolicy::new(options.trusted_proxy, &names).map_err(Error::Config)?;
         // std's `bind` listens with a backlog of 128: a burst of connections beyond it is
@@ -145,10 +153,9 @@ impl Server {
         Ok(Server {
             proxy,
             addr: listener.local_addr()?,
-            shutdown: ShutdownHandle::new(listener.clone()),
+            shutdown: ShutdownHandle::new(listener.clone())?,
             listener,
             app: Arc::new(app),
-            prefix: UrlPrefix::new(&options.url_prefix),
             options,
             mode,
             ctrl_c: true,
@@ -156,17 +163,16 @@ impl Server {
         })
     }
 
-    /// Switches to pool mode with `threads` workers.
+    /// Switches to pool mode with `threads` workers (at least 1: `serve_forever` refuses 0).
     pub fn threads(mut self, threads: usize) -> Self {
-        self.options.threads = threads.max(1);
+        self.options.threads = threads;
         self.mode = Mode::Pool;
         self
     }
 
     /// Mounts the app under a URL prefix (SPEC §5).
     pub fn url_prefix(mut self, prefix: &str) -> Self {
-        self.prefix = UrlPrefix::new(prefix);
-        self.options.url_prefix = self.prefix.as_str().to_string();
+        self.options.url_prefix = UrlPrefix::new(prefix);
         self
     }
 
@@ -179,7 +185,6 @@ impl Server {
     /// Changes any other option.
     pub fn with_options(mut self, change: impl FnOnce(&mut Options)) -> Self {
         change(&mut self.options);
-        self.prefix = UrlPrefix::new(&self.options.url_prefix);
         self
     }
 
@@ -209,18 +214,6 @@ impl Server {
         self.stats.clone()
     }
 
-    pub(crate) fn app(&self) -> Arc<dyn App> {
-        self.app.clone()
-    }
-
-    pub(crate) fn proxy(&self) -> &ProxyPolicy {
-        &self.proxy
-    }
-
-    pub(crate) fn listener(&self) -> &TcpListener {
-        &self.listener
-    }
-
     /// A handle that stops `serve_forever` from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.shutdown.clone()
@@ -230,19 +223,30 @@ impl Server {
     pub fn startup_line(&self) -> String {
         let mode = match self.mode {
             Mode::Single => "single-threaded, one request at a time".to_string(),
-            Mode::Pool if self.options.threads == 1 => "pool of 1 worker".to_string(),
-            Mode::Pool => format!("pool of {} workers", self.options.threads),
+            Mode::Pool => {
+                let (n, engine) = (self.options.threads, self.options.engine.name());
+                format!("pool of {n} worker{}, {engine} engine", if n == 1 { "" } else { "s" })
+            }
         };
-        format!("Serving on http://{}{}/ ({mode})", self.addr, self.prefix.as_str())
+        format!("Serving on http://{}{}/ ({mode})", self.addr, self.options.url_prefix.as_str())
     }
 
     /// Serves until shut down (the handle, or Ctrl+C). Returns `Ok` after a clean shutdown, and
     /// at once when the server was shut down before: shutdown stopped its socket listening.
     pub fn serve_forever(&self) -> Result<(), Error> {
+        self.options.check().map_err(Error::Config)?;
         let _ctrl_c = self.ctrl_c.then(|| crate::shutdown::ctrl_c::register(&self.shutdown));
-        let result = match self.mode {
-            Mode::Single => self.serve_single(None),
-            Mode::Pool => crate::poller::serve(self),
+        let serving = self.serving();
+        let result = match (self.mode, NonZeroUsize::new(self.options.threads)) {
+            (Mode::Single, _) => single::serve(&serving, &self.listener, &self.shutdown, None),
+            (Mode::Pool, Some(threads)) => {
+                let listener = self.listener.clone();
+                match self.options.engine {
+                    Engine::Shared => shared::serve(serving, threads, listener, &self.shutdown),
+                    Engine::Handoff => handoff::serve(serving, threads, listener, &self.shutdown),
+                }
+            }
+            (Mode::Pool, None) => unreachable!("Options::check refused threads = 0"),
         };
         result.map_err(Error::Io)
     }
@@ -268,7 +272,13 @@ impl Server {
 
     /// Waits for one connection and answers its one request, as wsgiref's `handle_request`.
     pub fn handle_request(&self) -> Result<(), Error> {
-        self.serve_single(Some(1)).map_err(Error::Io)
+        single::serve(&self.serving(), &self.listener, &self.shutdown, Some(1)).map_err(Error::Io)
+    }
+
+    /// What every connection shares while this server serves: built here, for both modes.
+    fn serving(&self) -> Serving {
+        let (app, stats, multithread) = (self.app.clone(), self.stats.clone(), self.mode == Mode::Pool);
+        Serving::new(app, self.addr, &self.options, self.proxy.clone(), stats, multithread)
     }
 }
 
@@ -333,22 +343,4 @@ pub fn bind_listener(host: &str, port: u16) -> Result<TcpListener, Error> {
         .next()
         .ok_or_else(|| resolve_error(io::ErrorKind::NotFound.into()))?;
     TcpListener::bind(addr).map_err(|source| Error::Bind { addr: format!("{host}:{port}"), source })
-}
-
-pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
-pub(crate) const WAKE: Token = Token(usize::MAX);
-
-/// Waits for readiness; a signal interrupting the wait is not an error.
-pub(crate) fn wait(poll: &mut Poll, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
-    match poll.poll(events, timeout) {
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-        other => other,
-    }
-}
-
-/// An accept that failed for a reason other than "nothing to accept", such as running out of
-/// file descriptors: log it and pause briefly rather than spin.
-pub(crate) fn accept_failed(log: &Log, e: io::Error) {
-    log.info(&format!("accept failed: {e}; pausing 100 ms"));
-    std::thread::sleep(Duration::from_millis(100));
 }

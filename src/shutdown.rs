@@ -1,9 +1,10 @@
 //! Stopping a server: the shutdown handle, and Ctrl+C wired to every server that is serving.
 
-use mio::Waker;
+use rustix::event::{EventfdFlags, eventfd};
 use std::net::TcpListener;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Stops a running `serve_forever`, from any thread. Cloning gives another handle to the same
 /// server.
@@ -23,21 +24,27 @@ pub struct ShutdownHandle(Arc<ShutdownState>);
 
 struct ShutdownState {
     stop: AtomicBool,
+    /// With `stopped`, lets a thread sleep until shutdown is asked for ([`ShutdownHandle::wait`]).
+    lock: Mutex<()>,
+    stopped: Condvar,
     /// The server's listening socket, shared with the server so that any thread can stop it
     /// listening, even while the serving thread is busy inside an app.
     listener: Arc<TcpListener>,
-    /// Wakes the serving thread's poller; set when `serve_forever` starts.
-    waker: Mutex<Option<Arc<Waker>>>,
+    /// An eventfd that pool mode's epoll watches: written once, at shutdown, and never read, so
+    /// that every thread waiting in epoll sees it.
+    waker: OwnedFd,
 }
 
 impl ShutdownHandle {
     /// A handle for the server listening on `listener`.
-    pub(crate) fn new(listener: Arc<TcpListener>) -> Self {
-        ShutdownHandle(Arc::new(ShutdownState {
+    pub(crate) fn new(listener: Arc<TcpListener>) -> std::io::Result<Self> {
+        Ok(ShutdownHandle(Arc::new(ShutdownState {
             stop: AtomicBool::new(false),
+            lock: Mutex::new(()),
+            stopped: Condvar::new(),
             listener,
-            waker: Mutex::default(),
-        }))
+            waker: eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?,
+        })))
     }
 
     /// Asks the server to stop. It returns at once; `serve_forever` returns when the server
@@ -51,18 +58,28 @@ impl ShutdownHandle {
         // The flag first: a serving thread that finds the socket shut down knows why.
         self.0.stop.store(true, Ordering::SeqCst);
         let _ = rustix::net::shutdown(&*self.0.listener, rustix::net::Shutdown::Read);
-        if let Some(waker) = self.0.waker.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            let _ = waker.wake();
+        let _ = rustix::io::write(&self.0.waker, &1u64.to_ne_bytes());
+        // Taking the lock orders this notification after any `wait` that checked the flag.
+        drop(self.0.lock.lock().unwrap_or_else(|e| e.into_inner()));
+        self.0.stopped.notify_all();
+    }
+
+    /// Blocks until shutdown is asked for.
+    pub(crate) fn wait(&self) {
+        let mut guard = self.0.lock.lock().unwrap_or_else(|e| e.into_inner());
+        while !self.is_requested() {
+            guard = self.0.stopped.wait(guard).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// The eventfd written at shutdown, for epoll to watch.
+    pub(crate) fn waker(&self) -> &OwnedFd {
+        &self.0.waker
     }
 
     /// Whether shutdown was asked for.
     pub fn is_requested(&self) -> bool {
         self.0.stop.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn set_waker(&self, waker: Arc<Waker>) {
-        *self.0.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker);
     }
 
     fn same(&self, other: &ShutdownHandle) -> bool {

@@ -4,7 +4,7 @@
 
 use crate::environ::ServerEnviron;
 use crate::handler::call_app;
-use crate::http::response::header;
+use crate::http::response::{catch_panic, header};
 use crate::http::{Head, RequestBody};
 use crate::util::setup_testing_defaults;
 use crate::{App, Environ};
@@ -134,7 +134,8 @@ impl RequestBuilder<'_, '_> {
 /// ```
 pub fn call(app: &dyn App, mut environ: Environ) -> TestResponse {
     setup_testing_defaults(&mut environ);
-    match call_app(app, &environ) {
+    let called = catch_panic(|| call_app(app, &environ).map_err(|broken| broken.to_string()));
+    match called.unwrap_or_else(|panic| Err(format!("the app panicked: {panic}"))) {
         Ok(response) => TestResponse {
             status: response.status,
             headers: response.headers,

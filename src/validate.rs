@@ -2,9 +2,11 @@
 //! server and an app and checks both sides of the contract (SPEC §1 and §2).
 //!
 //! - The server's side: the environ it built ([`check_environ`]).
-//! - The app's side: what it passed to `start_response` ([`check_response`]), whether it
-//!   called `start_response` at all, or twice, and, for a body held in a list, whether the body
-//!   agrees with the headers.
+//! - The app's side: first the rules every server enforces, found by calling the app exactly
+//!   as a server does ([`call_app`]: `start_response` called once, before the body; the
+//!   status, the headers, `Content-Length`); then the validator's own, stricter ones:
+//!   `Content-Type`, and, for a body held in a list, whether the body agrees with the status
+//!   and the headers ([`check_response`] checks a status and headers alone).
 //!
 //! Every failure is a [`Violation`] that names the mistake *and* what to do instead. The
 //! [`Validator`] logs each one (`wsgi-lab validate: app: ...` on stderr), and answers the
@@ -33,17 +35,14 @@
 
 mod rules;
 
-pub use rules::{REQUIRED_KEYS, Rule, Violation, check_environ, check_response};
+pub use crate::app::{Rule, Violation};
+pub(crate) use rules::check_body;
+pub use rules::{REQUIRED_KEYS, check_environ, check_response};
 
-use crate::app::check_status;
-use rules::bodiless;
-
+use crate::app::{AppResponse, check_content_length, check_status};
+use crate::handler::{Broken, call_app};
 use crate::{App, Body, Environ, StartResponse};
-use std::cell::{Cell, RefCell};
 use std::sync::Mutex;
-
-/// The status and headers an app passed to `start_response`, once it has.
-type Started = Option<(String, Vec<(String, String)>)>;
 
 /// What the validator does with each violation it finds.
 type Reporter = Box<dyn Fn(&Violation) + Send + Sync>;
@@ -113,101 +112,35 @@ impl<A: App> Validator<A> {
     pub fn last_violations(&self) -> Vec<Violation> {
         self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
-
-    /// Calls the app with a recording `start_response`, and checks what it did.
-    fn call_checked(&self, environ: &Environ) -> (Vec<Violation>, Started, Body) {
-        let started: RefCell<Started> = RefCell::new(None);
-        let twice = Cell::new(false);
-        let record = |status: &str, headers: Vec<(&str, &str)>| {
-            let headers = headers.into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-            *started.borrow_mut() = Some((status.to_string(), headers));
-        };
-        let start = |status: &str, headers: Vec<(&str, &str)>| {
-            if started.borrow().is_some() {
-                twice.set(true);
-            } else {
-                record(status, headers);
-            }
-        };
-        let body = self.app.call(environ, StartResponse::new(&start, &record));
-        let mut found = Vec::new();
-        if twice.get() {
-            found.push(Violation::new(
-                Rule::StartedTwice,
-                "start_response was called a second time without the error form: call it once, or \
-                 use start_response.error(status, headers) to replace the status and headers after an error",
-            ));
-        }
-        let started = started.into_inner();
-        let Some((status, headers)) = &started else {
-            found.push(Violation::new(
-                Rule::NotStarted,
-                "the app returned its body without calling start_response: call \
-                 start_response(status, headers) before returning the body",
-            ));
-            return (found, None, body);
-        };
-        found.extend(check_response(status, headers));
-        let (body_found, body) = check_listed_body(status, headers, body);
-        found.extend(body_found);
-        (found, started, body)
-    }
-}
-
-/// Checks a body held in a list against the headers. A list is already in memory, so reading
-/// it and building it again changes nothing the client could see; a stream is left alone.
-fn check_listed_body(status: &str, headers: &[(String, String)], body: Body) -> (Vec<Violation>, Body) {
-    if body.known_chunks().is_none() {
-        return (Vec::new(), body);
-    }
-    let chunks: Vec<Vec<u8>> = body.collect();
-    let size: usize = chunks.iter().map(Vec::len).sum();
-    let mut found = Vec::new();
-    let code = check_status(status).unwrap_or(200);
-    if (code == 204 || code == 304) && size > 0 {
-        found.push(Violation::new(
-            Rule::BodyNotAllowed,
-            format!("status {code} must have an empty body, but it has {size} bytes: return Body::empty()"),
-        ));
-    }
-    let declared = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("content-length"));
-    if let Some((_, declared)) = declared
-        && let Ok(declared) = declared.parse::<usize>()
-        && declared != size
-        && !bodiless(code)
-    {
-        found.push(Violation::new(
-            Rule::ContentLength,
-            format!(
-                "Content-Length says {declared} but the body has {size} bytes: pass the body's real \
-                 size, or leave the header out and let the server count"
-            ),
-        ));
-    }
-    (found, Body::from(chunks))
 }
 
 impl<A: App> App for Validator<A> {
     fn call(&self, environ: &Environ, start_response: StartResponse) -> Body {
         let mut found = check_environ(environ);
         // A broken environ is the server's mistake: the app would only trip over it.
-        let (started, body) = if found.is_empty() {
-            let (app_found, started, body) = self.call_checked(environ);
-            found.extend(app_found);
-            (started, body)
+        let answered = if found.is_empty() {
+            // Called as every server calls it, so the rules a server enforces are found alike;
+            // then the validator's own rules, on what the app answered even if it broke those.
+            let (broken, answered) = match call_app(&self.app, environ) {
+                Ok(response) => (Vec::new(), Some(response)),
+                Err(Broken { violations, response }) => (violations, response),
+            };
+            found.extend(broken);
+            answered.map(|response| check_own_rules(response, &mut found))
         } else {
-            (None, Body::empty())
+            None
         };
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = found.clone();
-        match started {
-            Some((status, headers)) if found.is_empty() => {
-                start_response(&status, headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect());
-                body
+        match answered {
+            Some(response) if found.is_empty() => {
+                let headers = response.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                start_response(&response.status, headers);
+                response.body
             }
             _ => {
                 found.iter().for_each(|violation| (self.reporter)(violation));
                 // The app's body is dropped unread: that is its close().
-                drop(body);
+                drop(answered);
                 start_response(
                     "500 Internal Server Error",
                     vec![("Content-Type", "text/plain; charset=utf-8")],
@@ -216,6 +149,22 @@ impl<A: App> App for Validator<A> {
             }
         }
     }
+}
+
+/// The validator's own rules on a response: `Content-Type`, and a body held in a list against
+/// its headers. A list is already in memory, so reading it and building it again changes
+/// nothing the client could see; a stream is left alone.
+fn check_own_rules(mut response: AppResponse, found: &mut Vec<Violation>) -> AppResponse {
+    found.extend(rules::check_content_type(&response.status, &response.headers));
+    if response.body.known_chunks().is_some() {
+        let chunks: Vec<Vec<u8>> = response.body.collect();
+        let size = chunks.iter().map(|chunk| chunk.len() as u64).sum();
+        let declared = check_content_length(&response.headers).ok().flatten();
+        let code = check_status(&response.status).unwrap_or(200);
+        found.extend(check_body(code, declared, size));
+        response.body = Body::from(chunks);
+    }
+    response
 }
 
 /// The text of the validator's 500: one line per violation.

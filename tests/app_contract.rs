@@ -3,7 +3,9 @@
 //! replaces the status and headers; panics before and after the headers; closures, middleware
 //! and streaming bodies are apps like any other. Also the calls that run an app, as in
 //! wsgiref: `handle_request` answers exactly one request, and a shutdown from another thread
-//! makes `serve_forever` return `Ok(())`.
+//! makes `serve_forever` return `Ok(())`. And one contract for all: the production server, the
+//! validator, the dev server and the test client judge an app by the same code
+//! (`call_app`), so the same mistake gets the same message from each.
 
 mod common;
 
@@ -13,7 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use wsgi_lab::handler::call_app;
-use wsgi_lab::{App, Body, Environ, Mode, Server, StartResponse};
+use wsgi_lab::validate::{Rule, validate};
+use wsgi_lab::{App, Body, Environ, Mode, Server, StartResponse, testing};
 
 fn serve(app: impl App + 'static) -> TestServer {
     common::start(app, common::options(), Mode::Single)
@@ -50,7 +53,7 @@ fn starting(status: &'static str, headers: Vec<(&'static str, &'static str)>) ->
 /// the mistake, a real server answers 500, and then serves a correct app again.
 fn assert_mistake(case: &str, app: Arc<dyn App>, message_names: &str) {
     let message = match call_app(app.as_ref(), &Environ::new()) {
-        Err(message) => message,
+        Err(broken) => broken.to_string(),
         Ok(response) => panic!("{case}: accepted as {:?} {:?}", response.status, response.headers),
     };
     assert!(message.contains(message_names), "{case}: message {message:?} does not name {message_names:?}");
@@ -140,6 +143,83 @@ fn a_content_length_that_cannot_frame_the_body_is_a_500() {
     assert_mistake("Content-Length twice", twice, "Content-Length");
 }
 
+/// One Content-Length rule (one header, all digits, fits a u64) with one message for each way
+/// to break it, whoever calls the app. Before, a length too large for a u64 passed the
+/// validator and was ignored by the dev server, which answered 200 where the production server
+/// answered 500.
+#[test]
+fn the_same_content_length_mistake_gets_the_same_message_everywhere() {
+    let cases = [
+        ("not a number", starting("200 OK", vec![("Content-Type", "text/plain"), ("Content-Length", "ten")])),
+        (
+            "beyond 64 bits",
+            starting(
+                "200 OK",
+                vec![("Content-Type", "text/plain"), ("Content-Length", "99999999999999999999")],
+            ),
+        ),
+        (
+            "set twice",
+            starting(
+                "200 OK",
+                vec![("Content-Type", "text/plain"), ("Content-Length", "5"), ("content-length", "5")],
+            ),
+        ),
+    ];
+    for (case, app) in cases {
+        // The production server logs what call_app says, and answers 500.
+        let logged = call_app(app.as_ref(), &Environ::new()).expect_err(case).to_string();
+        assert!(logged.starts_with("Content-Length"), "{case}: {logged}");
+        assert_server_500(&serve(app.clone()).get("/"), case);
+
+        // The validator reports the very same message, as a Content-Length violation.
+        let validator = validate(app.clone()).with_reporter(|_| {});
+        let listed = testing::get(&validator, "/");
+        let found = validator.last_violations();
+        assert_eq!(found.iter().map(|v| v.rule).collect::<Vec<_>>(), [Rule::ContentLength], "{case}");
+        assert_eq!(found[0].message, logged, "{case}");
+        assert!(listed.text().contains(&logged), "{case}: {}", listed.text());
+
+        // The dev server (the validator inside) lists it in its 500; the test client answers
+        // with it as the body.
+        let dev = common::dev::start(app.clone(), false);
+        let reply = dev.get("/");
+        assert_eq!(reply.status, 500, "{case}");
+        assert!(reply.text().contains(&format!("- app: {logged}\n")), "{case}: {}", reply.text());
+        assert_eq!(testing::get(&app, "/").text(), logged, "{case}");
+    }
+}
+
+/// One rule for the statuses without a body (1xx, 204, 304): the validator refuses body bytes
+/// in a list, and the dev server, which collects every body, refuses them in a stream with the
+/// same message (before, it checked only a stream's length). The production server sends no
+/// body (`response_framing.rs`).
+#[test]
+fn a_body_on_a_status_without_one_gets_the_same_message_from_the_validator_and_the_dev_server() {
+    fn with_a_body(environ: &Environ, start_response: StartResponse) -> Body {
+        let status =
+            if environ.get("PATH_INFO") == Some("/304") { "304 Not Modified" } else { "204 No Content" };
+        start_response(status, vec![]);
+        match environ.get("QUERY_STRING") {
+            Some("stream") => Body::stream(std::iter::once(b"oops".to_vec())),
+            _ => Body::from("oops"),
+        }
+    }
+    let dev = common::dev::start(with_a_body, false);
+    for code in [204, 304] {
+        let validator = validate(with_a_body).with_reporter(|_| {});
+        testing::get(&validator, &format!("/{code}"));
+        let found = validator.last_violations();
+        assert_eq!(found.iter().map(|v| v.rule).collect::<Vec<_>>(), [Rule::BodyNotAllowed], "{code}");
+        assert!(found[0].message.contains(&format!("status {code} must have an empty body")));
+        for target in [format!("/{code}"), format!("/{code}?stream")] {
+            let reply = dev.get(&target);
+            assert_eq!(reply.status, 500, "{target}");
+            assert!(reply.text().contains(&found[0].message), "{target}: {}", reply.text());
+        }
+    }
+}
+
 /// Calls `start_response` twice without the error form.
 fn starts_twice(_: &Environ, start_response: StartResponse) -> Body {
     start_response("200 OK", vec![]);
@@ -155,7 +235,7 @@ fn never_starts(_: &Environ, _: StartResponse) -> Body {
 #[test]
 fn start_response_twice_or_never_is_a_500() {
     assert_mistake("start_response twice", Arc::new(starts_twice), "start_response.error");
-    assert_mistake("start_response never called", Arc::new(never_starts), "never called");
+    assert_mistake("start_response never called", Arc::new(never_starts), "without calling start_response");
 }
 
 /// Starts a 200, then fails and uses the error form to replace it.

@@ -81,6 +81,12 @@ fn no_content(_: &Environ, start_response: StartResponse) -> Body {
     Body::from("must not be sent")
 }
 
+/// 103 as the final status, with a stream the server must neither read out nor frame.
+fn early_hints(_: &Environ, start_response: StartResponse) -> Body {
+    start_response("103 Early Hints", vec![("Link", "</style.css>; rel=preload")]);
+    Body::stream(std::iter::once(b"must not be sent".to_vec()))
+}
+
 /// 304 with a multi-chunk body the server must neither send nor frame.
 fn not_modified(_: &Environ, start_response: StartResponse) -> Body {
     start_response("304 Not Modified", vec![("ETag", "\"v1\"")]);
@@ -243,14 +249,16 @@ fn head_gets_the_headers_of_get_and_no_body() {
 }
 
 #[test]
-fn no_content_and_not_modified_have_no_body_and_no_chunked_framing() {
-    let apps: [(&str, Fixture, u16); 2] = [("204", no_content, 204), ("304", not_modified, 304)];
+fn statuses_without_a_body_have_no_body_and_no_framing() {
+    let apps: [(&str, Fixture, u16); 3] =
+        [("103", early_hints, 103), ("204", no_content, 204), ("304", not_modified, 304)];
     for (case, app, status) in apps {
         let server = serve(app);
         for version in ["1.0", "1.1"] {
             let response = get(&server, version);
             assert_eq!(response.status, status, "{case}");
             assert_eq!(response.header("transfer-encoding"), None, "{case}, HTTP/{version}");
+            assert_eq!(response.header("content-length"), None, "{case}, HTTP/{version}");
             assert!(response.body.is_empty(), "{case}, HTTP/{version}: body {:?}", response.text());
         }
     }

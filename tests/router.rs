@@ -128,6 +128,16 @@ fn tuples_json_and_responses() {
 }
 
 #[test]
+fn statuses_without_a_body_get_no_default_content_type() {
+    for code in [103, 204, 304] {
+        let router = Router::new().route("/", move |_: &Request| (code, ""));
+        let checked = validate(router).with_reporter(|v| panic!("violation: {v}"));
+        let response = testing::get(&checked, "/");
+        assert_eq!((response.status_code(), response.header("content-type")), (code, None));
+    }
+}
+
+#[test]
 fn first_matching_route_wins() {
     let router = Router::new()
         .route("/users/me", |_: &Request| "me")

@@ -1,10 +1,11 @@
 //! The in-process test client builds the same environ as a real request through the server:
-//! compared key by key with the `echo` app.
+//! compared key by key with the `echo` app. It calls the app as the servers do, so a panic or a
+//! broken contract is the 500 a server would send, its reason as the body.
 
 mod common;
 
 use std::io::Write;
-use wsgi_lab::{Mode, apps::echo, testing::Client};
+use wsgi_lab::{Body, Environ, Mode, StartResponse, apps::echo, testing, testing::Client};
 
 #[test]
 fn the_test_client_environ_equals_the_servers_key_by_key() {
@@ -40,4 +41,20 @@ fn the_test_client_environ_equals_the_servers_key_by_key() {
         (&real["body"], &fake["body"]),
         (&serde_json::Value::from("hello"), &serde_json::Value::from("hello"))
     );
+}
+
+#[test]
+fn a_panic_or_a_broken_contract_is_a_500_with_the_reason() {
+    let panics = |_: &Environ, _: StartResponse| -> Body { panic!("fixture: boom") };
+    let response = testing::get(&panics, "/");
+    assert_eq!((response.status_code(), response.text().as_str()), (500, "the app panicked: fixture: boom"));
+
+    let careless = |_: &Environ, start_response: StartResponse| {
+        start_response("200", vec![("Connection", "close")]);
+        Body::empty()
+    };
+    let response = testing::get(&careless, "/");
+    assert_eq!(response.status_code(), 500);
+    let text = response.text();
+    assert!(text.contains("\"NNN Reason\"") && text.contains("; header Connection is hop-by-hop"), "{text}");
 }

@@ -54,7 +54,7 @@ fn check(status: u16, body: &str, target: &str, expected: Expected, case: &str) 
 }
 
 fn check_server(url_prefix: &str, mode: Mode, table: &[(&str, Expected)]) {
-    let options = Options { url_prefix: url_prefix.to_string(), threads: 2, ..common::options() };
+    let options = Options { url_prefix: url_prefix.into(), threads: 2, ..common::options() };
     let server = common::start(where_am_i, options, mode);
     for &(target, expected) in table {
         let response = server.get(target);

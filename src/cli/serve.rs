@@ -11,13 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use wsgi_lab::lab::watch::Watch;
 use wsgi_lab::proxy::ProxyPolicy;
-use wsgi_lab::{App, DevServer, Mode, Mount, Options, Server, UrlPrefix, apps};
+use wsgi_lab::{App, DevServer, Engine, Mode, Mount, Options, Server, UrlPrefix, apps};
 
 /// The options only the production server has. With `--dev` they are refused (exit 2, one
 /// line naming the option), never silently ignored: tiny_http has no timeouts, no limits, one
 /// worker and no stats.
-const PRODUCTION_ONLY: [&str; 9] = [
+const PRODUCTION_ONLY: [&str; 10] = [
     "threads",
+    "engine",
     "header_timeout",
     "idle_timeout",
     "max_body",
@@ -41,11 +42,17 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = Options::default().port)]
     port: u16,
     /// Single-threaded mode, as wsgiref: one request at a time, one per connection.
-    #[arg(long, conflicts_with = "threads")]
+    #[arg(long, conflicts_with_all = ["threads", "engine"])]
     single: bool,
     /// Workers in pool mode [default: 2 × cores + 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
+    #[arg(long, value_name = "ENGINE", help = with_default(
+        "Pool engine: shared (workers wait on epoll themselves) or handoff (waitress's: a poller \
+         thread hands connections to the workers)",
+        Options::default().engine.name(),
+    ))]
+    engine: Option<Engine>,
     /// The development server (tiny_http, contract validator on), as Flask's `app.run`. The
     /// production server's timeouts and limits are refused with it: tiny_http has none.
     #[arg(long, conflicts_with_all = PRODUCTION_ONLY)]
@@ -153,7 +160,8 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
         host: args.host,
         port: args.port,
         threads: args.threads.map_or(defaults.threads, usize::from),
-        url_prefix: args.url_prefix.unwrap_or(defaults.url_prefix),
+        engine: args.engine.unwrap_or(defaults.engine),
+        url_prefix: args.url_prefix.map_or(defaults.url_prefix, UrlPrefix::from),
         header_timeout: args.header_timeout.unwrap_or(defaults.header_timeout),
         idle_timeout: args.idle_timeout.unwrap_or(defaults.idle_timeout),
         max_request_body_size: args.max_body.unwrap_or(defaults.max_request_body_size),

@@ -1,24 +1,36 @@
 //! Writing a response (SPEC §4): the status line, the app's headers plus `Date`, `Server` and
 //! the framing headers, then the body by length, chunked, or delimited by closing.
+//!
+//! It takes two steps. [`prepare`] decides the framing and produces the first chunk; nothing is
+//! written yet, so a body that panics at once can still be answered with a clean 500.
+//! [`write_response`] then writes, and a panic after that can only cut the response short.
 
-use crate::app::Body;
+use crate::app::{AppResponse, check_content_length};
 use crate::environ::SERVER_SOFTWARE;
 use std::io::{self, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-/// What to answer, as far as framing is concerned.
+/// Whether a response with this status code has a body. 1xx, 204 and 304 never do (RFC 9110):
+/// they are sent without body bytes and without framing, and need no `Content-Type`.
+///
+/// ```
+/// use wsgi_lab::http::response::status_has_body;
+/// assert!(status_has_body(200) && status_has_body(404));
+/// assert!(!status_has_body(103) && !status_has_body(204) && !status_has_body(304));
+/// ```
+pub fn status_has_body(code: u16) -> bool {
+    code >= 200 && code != 204 && code != 304
+}
+
+/// What the request and the server mode allow the response, as far as framing is concerned.
 #[derive(Debug, Clone, Copy)]
-pub struct Reply<'a> {
+pub struct Reply {
     /// The request's minor version (0 or 1).
     pub minor: u8,
     /// `HEAD`: send the headers a `GET` would get, and no body.
     pub head_only: bool,
     /// Whether the connection may stay open after this response (mode and client agree).
     pub keep_alive: bool,
-    /// The status line text, already checked: `"200 OK"`.
-    pub status: &'a str,
-    /// The app's headers, already checked, in the app's order.
-    pub headers: &'a [(String, String)],
 }
 
 /// What was written.
@@ -35,10 +47,6 @@ pub struct Written {
     pub aborted: Option<String>,
 }
 
-/// The app's body panicked before anything was sent: the caller answers 500 instead.
-#[derive(Debug)]
-pub struct PanickedBeforeSending(pub String);
-
 enum Framing {
     NoBody,
     Length(u64),
@@ -46,58 +54,69 @@ enum Framing {
     UntilClose,
 }
 
+/// A response whose framing is decided and whose first chunk, when one will be sent, is
+/// produced: built by [`prepare`], written by [`write_response`].
+pub struct Prepared {
+    reply: Reply,
+    /// The checked status and headers, and the body still to be read.
+    response: AppResponse,
+    framing: Framing,
+    first: Option<Vec<u8>>,
+}
+
 /// Responses are assembled in memory and sent in pieces of about this size.
 const FLUSH_AT: usize = 64 * 1024;
 
-/// Writes one response. The first chunk is produced before anything is written, so a body that
-/// panics at once still gets a clean 500 from the caller.
-pub fn write_response<W: Write>(
-    out: &mut W,
-    reply: Reply<'_>,
-    mut body: Body,
-) -> io::Result<Result<Written, PanickedBeforeSending>> {
-    let code: u16 = reply.status[..3].parse().unwrap_or(500);
-    let app_length = header(reply.headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+/// Decides how `response` (already checked against the contract) will be framed, and produces
+/// its first chunk. A panic there comes back as its message: nothing was sent, so the caller
+/// answers 500 instead.
+pub fn prepare(reply: Reply, mut response: AppResponse) -> Result<Prepared, String> {
+    let code = response.code();
+    let body = &mut response.body;
     let mut first = None;
-    let framing = if code < 200 || code == 204 || code == 304 {
+    let framing = if !status_has_body(code) {
         Framing::NoBody
-    } else if let Some(n) = app_length {
-        Framing::Length(n)
+    } else if let Ok(Some(length)) = check_content_length(&response.headers) {
+        Framing::Length(length)
     } else if body.known_chunks().is_some_and(|n| n <= 1) {
-        first = Some(next_chunk(&mut body).map_err(PanickedBeforeSending));
-        match &first {
-            Some(Ok(Some(chunk))) => Framing::Length(chunk.len() as u64),
-            _ => Framing::Length(0),
-        }
+        // A list of one chunk (or none): its length is known once it is produced (as waitress
+        // does for a sized iterable of one).
+        first = catch_panic(|| body.next())?;
+        Framing::Length(first.as_ref().map_or(0, |chunk| chunk.len() as u64))
     } else if reply.minor == 1 {
         Framing::Chunked
     } else {
         Framing::UntilClose
     };
-    let sends_body = !reply.head_only && !matches!(framing, Framing::NoBody);
-    if first.is_none() && sends_body {
-        first = Some(next_chunk(&mut body).map_err(PanickedBeforeSending));
+    if first.is_none() && !reply.head_only && !matches!(framing, Framing::NoBody) {
+        first = catch_panic(|| body.next())?;
     }
-    let mut first = match first {
-        Some(Err(panicked)) => return Ok(Err(panicked)),
-        Some(Ok(chunk)) => chunk,
-        None => None,
-    };
+    Ok(Prepared { reply, response, framing, first })
+}
+
+/// Writes a prepared response: the head, then the body as framed.
+pub fn write_response<W: Write>(out: &mut W, prepared: Prepared) -> io::Result<Written> {
+    let Prepared { reply, response, framing, mut first } = prepared;
+    let code = response.code();
+    let AppResponse { status, headers, mut body } = response;
+    let sends_body = !reply.head_only && !matches!(framing, Framing::NoBody);
     let keep_alive = reply.keep_alive && !matches!(framing, Framing::UntilClose);
 
     let mut buf = Vec::with_capacity(512);
-    write!(buf, "HTTP/1.1 {}\r\n", reply.status)?;
-    for (name, value) in reply.headers {
+    write!(buf, "HTTP/1.1 {status}\r\n")?;
+    for (name, value) in &headers {
         write!(buf, "{name}: {value}\r\n")?;
     }
-    if header(reply.headers, "date").is_none() {
+    if header(&headers, "date").is_none() {
         write!(buf, "Date: {}\r\n", httpdate::fmt_http_date(std::time::SystemTime::now()))?;
     }
-    if header(reply.headers, "server").is_none() {
+    if header(&headers, "server").is_none() {
         write!(buf, "Server: {SERVER_SOFTWARE}\r\n")?;
     }
     match framing {
-        Framing::Length(n) if app_length.is_none() => write!(buf, "Content-Length: {n}\r\n")?,
+        Framing::Length(n) if header(&headers, "content-length").is_none() => {
+            write!(buf, "Content-Length: {n}\r\n")?
+        }
         Framing::Chunked => buf.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         _ => {}
     }
@@ -123,14 +142,14 @@ pub fn write_response<W: Write>(
             if remaining == 0 {
                 break;
             }
-            match next_chunk(&mut body) {
+            match catch_panic(|| body.next()) {
                 Ok(next) => first = next,
                 Err(message) => {
                     // Headers are on their way: a truncated response is the only signal left.
                     out.write_all(&buf)?;
                     written.keep_alive = false;
                     written.aborted = Some(message);
-                    return Ok(Ok(written));
+                    return Ok(written);
                 }
             }
         }
@@ -143,7 +162,7 @@ pub fn write_response<W: Write>(
     }
     out.write_all(&buf)?;
     out.flush()?;
-    Ok(Ok(written))
+    Ok(written)
 }
 
 fn append_chunk<W: Write>(out: &mut W, buf: &mut Vec<u8>, chunk: &[u8], chunked: bool) -> io::Result<()> {
@@ -166,10 +185,16 @@ fn append_chunk<W: Write>(out: &mut W, buf: &mut Vec<u8>, chunk: &[u8], chunked:
     Ok(())
 }
 
-/// The next chunk of the body, with a panic in a streaming body caught and turned into its
-/// message.
-pub fn next_chunk(body: &mut Body) -> Result<Option<Vec<u8>>, String> {
-    catch_unwind(AssertUnwindSafe(|| body.next())).map_err(|payload| panic_message(payload.as_ref()))
+/// Runs app code (the app, or its body) and turns a panic into its message: the worker that
+/// runs it survives, and the server decides what the client gets.
+///
+/// ```
+/// use wsgi_lab::http::response::catch_panic;
+/// assert_eq!(catch_panic(|| 1 + 1), Ok(2));
+/// assert_eq!(catch_panic(|| -> u8 { panic!("boom") }), Err("boom".to_string()));
+/// ```
+pub fn catch_panic<T>(code: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(code)).map_err(|payload| panic_message(payload.as_ref()))
 }
 
 /// The text of a panic payload (`panic!("...")` carries a `&str` or a `String`).

@@ -1,9 +1,10 @@
-//! What a route handler returns, and how it becomes a response: [`Response`] and
+//! What a view function returns, and how it becomes a response: [`Response`] and
 //! [`IntoResponse`] (Flask's `make_response`).
 
+use crate::http::response::status_has_body;
 use crate::{Body, StartResponse};
 
-/// A response as a handler builds it: a status code, headers, and a body.
+/// A response as a view function builds it: a status code, headers, and a body.
 ///
 /// Without a `Content-Type`, Flask's default is added when sent: `text/html; charset=utf-8`
 /// (except on 1xx, 204 and 304, which have no body).
@@ -58,8 +59,7 @@ impl Response {
     /// Passes the status and headers to `start_response` and returns the body.
     pub fn send(mut self, start_response: StartResponse) -> Body {
         let has_type = self.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
-        let bodiless = self.status < 200 || self.status == 204 || self.status == 304;
-        if !has_type && !bodiless {
+        if !has_type && status_has_body(self.status) {
             self.headers.push(("Content-Type".into(), "text/html; charset=utf-8".into()));
         }
         let status = format!("{} {}", self.status, reason(self.status));
@@ -73,7 +73,7 @@ fn reason(status: u16) -> &'static str {
     tiny_http::StatusCode(status).default_reason_phrase()
 }
 
-/// What a handler may return (Flask's `make_response`): text (`200 text/html`), a
+/// What a view function may return (Flask's `make_response`): text (`200 text/html`), a
 /// `(status, body)` or `(status, headers, body)` tuple, a JSON value, or a [`Response`].
 ///
 /// ```
