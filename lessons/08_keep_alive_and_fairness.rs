@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use wsgi_lab::lab::bench::{self, BenchConfig, BenchReport, Stop};
-use wsgi_lab::{Mode, Options, apps::hello};
+use wsgi_lab::{Engine, Mode, Options, apps::hello};
 
 /// Workers in both servers: the same K, so only the design differs.
 const WORKERS: usize = 5;
@@ -106,7 +106,7 @@ fn main() {
     println!(
         "Two servers with the same K = {WORKERS} workers answer \"Hello, World!\" over keep-alive.\n\
          - naive: each worker accepts one connection and serves it until the client closes it\n\
-         - wsgi-lab: waitress's design, a poller parks idle connections and workers take turns"
+         - wsgi-lab (handoff engine): waitress's design, a poller parks idle connections and workers take turns"
     );
 
     common::heading("1. Many keep-alive users, few workers");
@@ -129,7 +129,7 @@ fn main() {
     println!("\nThe naive server (a worker per connection):");
     print!("{naive_report}");
 
-    let options = Options { threads: WORKERS, ..Options::default() };
+    let options = Options { threads: WORKERS, engine: Engine::Handoff, ..Options::default() };
     let pool = common::start(hello, Mode::Pool, options);
     let pool_report = load(pool.addr(), &plan);
     pool.stop().expect("a clean shutdown");
@@ -214,7 +214,11 @@ fn main() {
     let naive = NaiveServer::start(WORKERS);
     let naive_visit = visit_after_idle_browsers(naive.addr, plan.patience);
     naive.stop();
-    let pool = common::start(hello, Mode::Pool, Options { threads: WORKERS, ..Options::default() });
+    let pool = common::start(
+        hello,
+        Mode::Pool,
+        Options { threads: WORKERS, engine: Engine::Handoff, ..Options::default() },
+    );
     let pool_visit = visit_after_idle_browsers(pool.addr(), plan.patience);
     pool.stop().expect("a clean shutdown");
     for (name, visit) in [("naive", &naive_visit), ("wsgi-lab", &pool_visit)] {

@@ -18,7 +18,7 @@
 //! what to do instead. [`call_app`](crate::handler::call_app) applies them; the
 //! [validator](mod@crate::validate) adds stricter ones of its own.
 
-use crate::Environ;
+use crate::environ::Environ;
 use std::fmt;
 use std::ops::Deref;
 

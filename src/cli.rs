@@ -27,7 +27,7 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Load a server with keep-alive connections and report throughput, latency and fairness.
     Bench(lab::BenchArgs),
-    /// Run the same load against several thread counts, side by side.
+    /// Run the same load against several thread counts and engines, side by side.
     Compare(lab::CompareArgs),
 }
 

@@ -7,12 +7,15 @@
 //! contract's rules. The development server, the test client and the
 //! [validator](mod@crate::validate) call apps through it too, so all of them judge an app alike.
 
+use crate::app::{App, Body, StartResponse};
 use crate::app::{AppResponse, Rule, Violation, check_content_length, check_header, check_status};
+use crate::environ::Environ;
 use crate::environ::{ServerEnviron, decode_path, split_target};
 use crate::http::response::{Reply, Written, catch_panic, prepare, write_response};
 use crate::http::{HttpError, Request};
+use crate::log::Log;
+use crate::mount::UrlPrefix;
 use crate::proxy::ProxyPolicy;
-use crate::{App, Body, Environ, Log, StartResponse, UrlPrefix};
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io::{self, Write};

@@ -1,7 +1,8 @@
 //! Mounting an app under a URL prefix (`url_prefix`, SPEC §5), in the server options or as
 //! middleware of its own.
 
-use crate::{App, Body, Environ, StartResponse};
+use crate::app::{App, Body, StartResponse};
+use crate::environ::Environ;
 
 /// A normalised URL prefix: one leading `/`, no trailing `/`; the empty prefix mounts at the root.
 ///

@@ -3,7 +3,7 @@
 //! `Forwarded` headers. Those headers are believed only from the trusted proxy: from anyone
 //! else they are removed, or any client could claim any address.
 
-use crate::Environ;
+use crate::environ::Environ;
 use std::net::IpAddr;
 
 /// The environ keys of the proxy headers we know.

@@ -18,9 +18,11 @@ mod single;
 
 pub use crate::options::{Engine, Options, default_threads};
 
+use crate::app::App;
+use crate::mount::UrlPrefix;
 use crate::proxy::ProxyPolicy;
+use crate::shutdown::ShutdownHandle;
 use crate::stats::Stats;
-use crate::{App, ShutdownHandle, UrlPrefix};
 use serving::Serving;
 use std::fmt;
 use std::io;
@@ -266,7 +268,12 @@ impl Server {
     pub fn spawn(self) -> Running {
         let (addr, handle, stats) = (self.addr, self.shutdown_handle(), self.stats());
         let server = self.ctrl_c(false);
-        let thread = std::thread::spawn(move || server.serve_forever());
+        // Named, so that a lesson can tell it from the workers: with the handoff engine it is
+        // the poller; with the shared engine it only waits for the shutdown.
+        let thread = std::thread::Builder::new()
+            .name("server".to_string())
+            .spawn(move || server.serve_forever())
+            .expect("the OS refused to start the server thread");
         Running { addr, handle, stats, thread: Some(thread) }
     }
 

@@ -38,6 +38,20 @@ fn bad_arguments_get_one_line_and_a_non_zero_exit() {
 }
 
 #[test]
+fn compare_takes_a_list_of_engines() {
+    let args = "compare --engine shared,handoff --threads 1 -c 2 -d 100ms --path /?ms=5";
+    let (code, stdout, stderr) = wsgi_lab(&args.split(' ').collect::<Vec<_>>());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("1 thread (shared)") && stdout.contains("1 thread (handoff)"), "{stdout}");
+    let (code, _, stderr) = wsgi_lab(&["compare", "--engine", "shared,nope"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "error: invalid value 'nope' for '--engine <LIST>': no engine \"nope\": choose shared or handoff"
+    );
+}
+
+#[test]
 fn dev_refuses_the_production_servers_options_in_one_line() {
     // The dev server (tiny_http) has no timeouts, no limits, one worker and no stats: each of
     // these is refused with --dev, never silently ignored.

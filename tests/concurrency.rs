@@ -5,6 +5,9 @@
 //! pool at full size; the thread count does not grow with connections; past the connection
 //! limit new clients wait until one closes.
 //!
+//! Every pool-mode test runs once per engine (`common::each_engine!`): `name::shared` and
+//! `name::handoff`.
+//!
 //! Timing is checked by orderings and ratios with wide margins, never a tight absolute time.
 
 mod common;
@@ -16,13 +19,13 @@ use std::sync::{Arc, Barrier, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use wsgi_lab::stats::Stats;
-use wsgi_lab::{App, Body, Environ, Mode, Options, Server, StartResponse, apps};
+use wsgi_lab::{App, Body, Engine, Environ, Mode, Options, Server, StartResponse, apps};
 
 /// The tests of this file run in parallel, except those that count the process's threads or
 /// load both cores: they hold this lock for writing, the others for reading.
 static ALONE: RwLock<()> = RwLock::new(());
 
-fn shared() -> RwLockReadGuard<'static, ()> {
+fn with_others() -> RwLockReadGuard<'static, ()> {
     ALONE.read().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -54,9 +57,9 @@ impl Running {
     }
 }
 
-/// Pool-mode options with `threads` workers.
-fn pool_of(threads: usize) -> Options {
-    Options { threads, ..common::options() }
+/// Pool-mode options with `threads` workers and `engine`.
+fn pool_of(threads: usize, engine: Engine) -> Options {
+    Options { threads, ..common::pool_options(engine) }
 }
 
 /// Waits until `condition` holds, polling; fails the test after 5 s.
@@ -124,11 +127,11 @@ fn sleep_noting_order(finished: Arc<Mutex<Vec<String>>>) -> impl App {
     }
 }
 
-/// Starts a 600 ms request, then a 0 ms one; returns the order in which the app finished them
-/// and the fast one's latency.
-fn slow_then_fast(mode: Mode) -> (Vec<String>, Duration) {
+/// Starts a 600 ms request, then a 0 ms one, on a server with two workers (in pool mode);
+/// returns the order in which the app finished them and the fast one's latency.
+fn slow_then_fast(options: Options, mode: Mode) -> (Vec<String>, Duration) {
     let finished = Arc::new(Mutex::new(Vec::new()));
-    let server = run(sleep_noting_order(finished.clone()), pool_of(2), mode);
+    let server = run(sleep_noting_order(finished.clone()), Options { threads: 2, ..options }, mode);
     let [slow, fast] = <[TcpStream; 2]>::try_from(connections(&server, 2)).unwrap();
     let slow = get_in_background_on(slow, "/?ms=600");
     wait_until("the slow request runs", || server.stats.snapshot().in_flight == 1);
@@ -141,21 +144,21 @@ fn slow_then_fast(mode: Mode) -> (Vec<String>, Duration) {
     (order, fast_done - fast_sent)
 }
 
-#[test]
-fn a_slow_request_does_not_delay_a_fast_one_in_pool_mode() {
-    let _shared = shared();
-    let (order, latency) = slow_then_fast(Mode::Pool);
+fn a_slow_request_does_not_delay_a_fast_one_in_pool_mode(engine: Engine) {
+    let _with_others = with_others();
+    let (order, latency) = slow_then_fast(common::pool_options(engine), Mode::Pool);
     assert_eq!(order, ["ms=0", "ms=600"], "the fast request waited for the slow one ({latency:?})");
     assert!(
         latency < Duration::from_millis(300),
         "the fast request took {latency:?}, half the slow one's 600 ms"
     );
 }
+common::each_engine!(a_slow_request_does_not_delay_a_fast_one_in_pool_mode);
 
 #[test]
 fn a_slow_request_delays_a_fast_one_in_single_threaded_mode() {
-    let _shared = shared();
-    let (order, latency) = slow_then_fast(Mode::Single);
+    let _with_others = with_others();
+    let (order, latency) = slow_then_fast(common::options(), Mode::Single);
     assert_eq!(order, ["ms=600", "ms=0"], "the fast request overtook the slow one in single-threaded mode");
     assert!(
         latency >= Duration::from_millis(300),
@@ -163,11 +166,10 @@ fn a_slow_request_delays_a_fast_one_in_single_threaded_mode() {
     );
 }
 
-#[test]
-fn n_slow_requests_on_t_workers_take_about_n_over_t_rounds() {
-    let _shared = shared();
+fn n_slow_requests_on_t_workers_take_about_n_over_t_rounds(engine: Engine) {
+    let _with_others = with_others();
     let (requests, threads, sleep): (usize, usize, _) = (6, 2, Duration::from_millis(200));
-    let server = run(apps::sleep, pool_of(threads), Mode::Pool);
+    let server = run(apps::sleep, pool_of(threads, engine), Mode::Pool);
     let streams = connections(&server, requests);
     let started = Instant::now();
     let clients: Vec<_> = streams
@@ -187,11 +189,11 @@ fn n_slow_requests_on_t_workers_take_about_n_over_t_rounds() {
     assert!(took >= predicted.mul_f64(0.8), "{took:?}, predicted {predicted:?}");
     assert!(took <= predicted * 2, "{took:?}, predicted {predicted:?}: far slower than {rounds} rounds");
 }
+common::each_engine!(n_slow_requests_on_t_workers_take_about_n_over_t_rounds);
 
-#[test]
-fn stalled_half_requests_do_not_delay_a_normal_client() {
-    let _shared = shared();
-    let options = Options { header_timeout: Duration::from_secs(10), ..pool_of(2) };
+fn stalled_half_requests_do_not_delay_a_normal_client(engine: Engine) {
+    let _with_others = with_others();
+    let options = Options { header_timeout: Duration::from_secs(10), ..pool_of(2, engine) };
     let server = run(apps::hello, options, Mode::Pool);
     let stalled: Vec<TcpStream> = (0..50)
         .map(|_| {
@@ -208,14 +210,21 @@ fn stalled_half_requests_do_not_delay_a_normal_client() {
     assert_eq!((response.status, response.text().as_str()), (200, "Hello, World!"));
     assert!(took < Duration::from_secs(1), "a normal request took {took:?} behind 50 stalled ones");
     wait_until("no worker is held by a half-request", || server.stats.snapshot().in_flight == 0);
+    // The client sees the end of the stream a moment before the server counts it closed.
+    wait_until("the normal connection is counted closed", || server.stats.snapshot().connections <= 50);
     assert_eq!(server.stats.snapshot().connections, 50, "the stalled ones are still open");
     drop(stalled);
 }
+common::each_engine!(stalled_half_requests_do_not_delay_a_normal_client);
 
-#[test]
-fn no_active_connection_starves_among_hundreds_of_idle_ones() {
+/// Fairness: 100 connections ask for request after request for 0.6 s, on 5 workers,
+/// beside 300 idle ones; the one that gets the fewest answers gets at least a fifth of the
+/// median. Catches an engine that serves the ready connections last-come-first-served, or
+/// favours the ones it served last (under load, the others wait ever longer and complete little),
+/// and one that loses a connection's wake-up (it completes nothing).
+fn no_active_connection_starves_among_hundreds_of_idle_ones(engine: Engine) {
     let _alone = alone();
-    let server = run(apps::hello, pool_of(2), Mode::Pool);
+    let server = run(apps::hello, pool_of(5, engine), Mode::Pool);
     // 300 idle keep-alive connections, each answered once and then silent. (Connecting one at
     // a time: a burst of connections faster than the poller accepts them would overflow the
     // listen backlog of 128, and the OS would make the client retry a second later.)
@@ -226,7 +235,7 @@ fn no_active_connection_starves_among_hundreds_of_idle_ones() {
             stream
         })
         .collect();
-    let (active, run_for) = (20, Duration::from_millis(800));
+    let (active, run_for) = (100, Duration::from_millis(600));
     let start = Arc::new(Barrier::new(active));
     let clients: Vec<JoinHandle<usize>> = (0..active)
         .map(|_| {
@@ -248,17 +257,17 @@ fn no_active_connection_starves_among_hundreds_of_idle_ones() {
     completed.sort_unstable();
     let (min, median) = (completed[0], completed[active / 2]);
     assert!(min >= 1, "a connection completed no request: {completed:?}");
-    assert!(min * 4 >= median, "a connection starved: completions per connection {completed:?}");
+    assert!(min * 5 >= median, "a connection starved: completions per connection {completed:?}");
     // The idle ones were parked, not dropped: each can still be used.
     for stream in idle.iter_mut().step_by(50) {
         assert_eq!(get_on(stream, "/").status, 200);
     }
 }
+common::each_engine!(no_active_connection_starves_among_hundreds_of_idle_ones);
 
-#[test]
-fn graceful_shutdown_completes_the_response_in_flight() {
-    let _shared = shared();
-    let server = run(apps::sleep, pool_of(2), Mode::Pool);
+fn graceful_shutdown_completes_the_response_in_flight(engine: Engine) {
+    let _with_others = with_others();
+    let server = run(apps::sleep, pool_of(2, engine), Mode::Pool);
     let mut idle = connect(server.addr);
     assert_eq!(get_on(&mut idle, "/?ms=0").status, 200);
     // A keep-alive request, so that it is shutdown that closes its connection afterwards.
@@ -283,11 +292,11 @@ fn graceful_shutdown_completes_the_response_in_flight() {
     let mut byte = [0u8; 1];
     assert!(matches!(idle.read(&mut byte), Ok(0) | Err(_)), "shutdown closes idle keep-alive connections");
 }
+common::each_engine!(graceful_shutdown_completes_the_response_in_flight);
 
-#[test]
-fn a_panicking_app_leaves_the_pool_at_full_size() {
-    let _shared = shared();
-    let server = run(sleep_or_error, pool_of(2), Mode::Pool);
+fn a_panicking_app_leaves_the_pool_at_full_size(engine: Engine) {
+    let _with_others = with_others();
+    let server = run(sleep_or_error, pool_of(2, engine), Mode::Pool);
     for i in 0..10 {
         let path = if i % 2 == 0 { "/before" } else { "/after" };
         let (response, _) = get_in_background(server.addr, path).join().unwrap();
@@ -313,14 +322,23 @@ fn a_panicking_app_leaves_the_pool_at_full_size() {
     assert!(took < sleep * 2, "two 400 ms requests on two workers took {took:?}: a worker is gone");
     assert_eq!(server.stats.snapshot().workers.len(), 2);
 }
+common::each_engine!(a_panicking_app_leaves_the_pool_at_full_size);
 
-#[test]
-fn the_thread_count_stays_bounded_with_500_open_connections() {
+fn the_thread_count_stays_bounded_with_500_open_connections(engine: Engine) {
     let _alone = alone();
-    let server = run(apps::hello, pool_of(4), Mode::Pool);
+    let threads = 4;
+    let without_server = thread_count();
+    let server = run(apps::hello, pool_of(threads, engine), Mode::Pool);
     let mut first = connect(server.addr);
     assert_eq!(get_on(&mut first, "/").status, 200);
     let before = thread_count();
+    // Both engines add the workers and one thread: the handoff engine's poller, or the thread
+    // that waits for the shutdown while the shared engine's workers wait on epoll. (One more:
+    // the test harness may start the next test's thread meanwhile; it waits for the lock.)
+    assert!(
+        before <= without_server + threads + 2,
+        "{threads} workers, and threads went from {without_server} to {before}"
+    );
     // Half of them are served once and then idle, the others never send a byte. Serving every
     // other one as it connects keeps the listen backlog short (see the test above).
     let streams: Vec<TcpStream> = (0..500)
@@ -337,11 +355,12 @@ fn the_thread_count_stays_bounded_with_500_open_connections() {
     assert!(after <= before + 2, "threads went from {before} to {after} with 500 more connections");
     drop(streams);
 }
+common::each_engine!(the_thread_count_stays_bounded_with_500_open_connections);
 
-#[test]
-fn past_the_connection_limit_a_new_client_waits_until_one_closes() {
-    let _shared = shared();
-    let options = Options { connection_limit: 5, idle_timeout: Duration::from_secs(10), ..pool_of(2) };
+fn past_the_connection_limit_a_new_client_waits_until_one_closes(engine: Engine) {
+    let _with_others = with_others();
+    let options =
+        Options { connection_limit: 5, idle_timeout: Duration::from_secs(10), ..pool_of(2, engine) };
     let server = run(apps::hello, options, Mode::Pool);
     let mut open: Vec<TcpStream> = (0..5).map(|_| connect(server.addr)).collect();
     for stream in &mut open {
@@ -355,3 +374,4 @@ fn past_the_connection_limit_a_new_client_waits_until_one_closes() {
     let response = read_response(&mut sixth, false);
     assert_eq!((response.status, response.text().as_str()), (200, "Hello, World!"));
 }
+common::each_engine!(past_the_connection_limit_a_new_client_waits_until_one_closes);

@@ -4,6 +4,9 @@
 //! usable; HTTP/1.0 stays open only with `Connection: keep-alive` and a known length; an idle
 //! connection is closed after the idle timeout. Single-threaded mode closes after every
 //! response, and `wsgi.multithread` tells the app which mode it runs in.
+//!
+//! Every pool-mode test runs once per engine (`common::each_engine!`): `name::shared` and
+//! `name::handoff`.
 
 mod common;
 
@@ -11,10 +14,10 @@ use common::{Response, TestServer, connect, read_response, read_to_close, send};
 use std::io::{ErrorKind, Read};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use wsgi_lab::{Body, Environ, Mode, Options, StartResponse};
+use wsgi_lab::{Body, Engine, Environ, Mode, Options, StartResponse};
 
-fn serve_pool(app: impl wsgi_lab::App + 'static) -> TestServer {
-    common::start(app, Options { threads: 2, ..common::options() }, Mode::Pool)
+fn serve_pool(app: impl wsgi_lab::App + 'static, engine: Engine) -> TestServer {
+    common::start(app, Options { threads: 2, ..common::pool_options(engine) }, Mode::Pool)
 }
 
 /// A keep-alive `GET` (HTTP/1.1 needs no header for it).
@@ -81,9 +84,8 @@ fn multithread(environ: &Environ, start_response: StartResponse) -> Body {
     Body::from(environ.multithread().to_string())
 }
 
-#[test]
-fn http_1_1_carries_several_requests_on_one_connection() {
-    let server = serve_pool(path);
+fn http_1_1_carries_several_requests_on_one_connection(engine: Engine) {
+    let server = serve_pool(path, engine);
     let mut stream = connect(server.addr);
     for target in ["/first", "/second", "/third", "/fourth"] {
         send(&mut stream, get(target).as_bytes());
@@ -92,10 +94,10 @@ fn http_1_1_carries_several_requests_on_one_connection() {
         assert_eq!(response.header("connection"), None, "a kept HTTP/1.1 connection needs no header");
     }
 }
+common::each_engine!(http_1_1_carries_several_requests_on_one_connection);
 
-#[test]
-fn connection_close_is_honoured_wherever_the_token_stands() {
-    let server = serve_pool(path);
+fn connection_close_is_honoured_wherever_the_token_stands(engine: Engine) {
+    let server = serve_pool(path, engine);
     let cases = [
         "Connection: close\r\n",
         "Connection: CLOSE\r\n",
@@ -112,10 +114,10 @@ fn connection_close_is_honoured_wherever_the_token_stands() {
         assert!(closed_within(&mut stream, Duration::from_secs(5)), "still open after {header:?}");
     }
 }
+common::each_engine!(connection_close_is_honoured_wherever_the_token_stands);
 
-#[test]
-fn a_request_pipelined_after_connection_close_is_not_answered() {
-    let server = serve_pool(path);
+fn a_request_pipelined_after_connection_close_is_not_answered(engine: Engine) {
+    let server = serve_pool(path, engine);
     let mut stream = connect(server.addr);
     let requests =
         format!("GET /last HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n{}", get("/ignored"));
@@ -123,10 +125,10 @@ fn a_request_pipelined_after_connection_close_is_not_answered() {
     let everything = Response::parse(&read_to_close(&mut stream));
     assert_eq!(everything.text(), "/last", "only one response, then the end of the stream");
 }
+common::each_engine!(a_request_pipelined_after_connection_close_is_not_answered);
 
-#[test]
-fn pipelined_requests_are_answered_in_order() {
-    let server = serve_pool(path_and_body_after_delay);
+fn pipelined_requests_are_answered_in_order(engine: Engine) {
+    let server = serve_pool(path_and_body_after_delay, engine);
     let mut stream = connect(server.addr);
     // One write: a slow request, one with a body, and a quick one behind them. With two
     // workers, answering them in parallel would let the quick ones overtake the slow one.
@@ -143,10 +145,10 @@ fn pipelined_requests_are_answered_in_order() {
     }
     assert!(!closed_within(&mut stream, Duration::from_millis(100)), "the connection stays open");
 }
+common::each_engine!(pipelined_requests_are_answered_in_order);
 
-#[test]
-fn a_request_sent_while_the_previous_one_runs_is_answered_after_it() {
-    let server = serve_pool(path_and_body_after_delay);
+fn a_request_sent_while_the_previous_one_runs_is_answered_after_it(engine: Engine) {
+    let server = serve_pool(path_and_body_after_delay, engine);
     let mut stream = connect(server.addr);
     send(&mut stream, get("/first?ms=300").as_bytes());
     // The second request arrives while a worker holds the connection: the server must still
@@ -158,10 +160,10 @@ fn a_request_sent_while_the_previous_one_runs_is_answered_after_it() {
         assert_eq!((response.status, response.text().as_str()), (200, expected), "{response:?}");
     }
 }
+common::each_engine!(a_request_sent_while_the_previous_one_runs_is_answered_after_it);
 
-#[test]
-fn a_chunked_response_keeps_the_connection_open() {
-    let server = serve_pool(streaming);
+fn a_chunked_response_keeps_the_connection_open(engine: Engine) {
+    let server = serve_pool(streaming, engine);
     let mut stream = connect(server.addr);
     send(&mut stream, get("/").as_bytes());
     let response = read_response(&mut stream, false);
@@ -171,11 +173,13 @@ fn a_chunked_response_keeps_the_connection_open() {
     assert_eq!(response.dechunked(), b"one two three");
     assert_still_usable(&mut stream);
 }
+common::each_engine!(a_chunked_response_keeps_the_connection_open);
 
-#[test]
-fn head_gets_the_headers_of_get_and_no_body_and_the_connection_stays_usable() {
+fn head_gets_the_headers_of_get_and_no_body_and_the_connection_stays_usable(engine: Engine) {
     // One app whose length the server computes, one whose body it must chunk.
-    for (name, server) in [("one chunk", serve_pool(path)), ("streaming", serve_pool(streaming))] {
+    for (name, server) in
+        [("one chunk", serve_pool(path, engine)), ("streaming", serve_pool(streaming, engine))]
+    {
         let mut stream = connect(server.addr);
         send(&mut stream, get("/page").as_bytes());
         let got = read_response(&mut stream, false);
@@ -189,10 +193,10 @@ fn head_gets_the_headers_of_get_and_no_body_and_the_connection_stays_usable() {
         assert_still_usable(&mut stream);
     }
 }
+common::each_engine!(head_gets_the_headers_of_get_and_no_body_and_the_connection_stays_usable);
 
-#[test]
-fn http_1_0_with_keep_alive_and_a_known_length_stays_open() {
-    let server = serve_pool(path);
+fn http_1_0_with_keep_alive_and_a_known_length_stays_open(engine: Engine) {
+    let server = serve_pool(path, engine);
     let mut stream = connect(server.addr);
     for target in ["/one", "/two"] {
         send(&mut stream, format!("GET {target} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").as_bytes());
@@ -202,10 +206,10 @@ fn http_1_0_with_keep_alive_and_a_known_length_stays_open() {
         assert!(response.header("content-length").is_some(), "{response:?}");
     }
 }
+common::each_engine!(http_1_0_with_keep_alive_and_a_known_length_stays_open);
 
-#[test]
-fn http_1_0_without_keep_alive_is_closed_after_the_response() {
-    let server = serve_pool(path);
+fn http_1_0_without_keep_alive_is_closed_after_the_response(engine: Engine) {
+    let server = serve_pool(path, engine);
     let mut stream = connect(server.addr);
     send(&mut stream, b"GET /once HTTP/1.0\r\n\r\n");
     let response = read_response(&mut stream, false);
@@ -213,10 +217,10 @@ fn http_1_0_without_keep_alive_is_closed_after_the_response() {
     assert_ne!(response.header("connection"), Some("keep-alive"));
     assert!(closed_within(&mut stream, Duration::from_secs(5)), "HTTP/1.0 closes by default");
 }
+common::each_engine!(http_1_0_without_keep_alive_is_closed_after_the_response);
 
-#[test]
-fn http_1_0_keep_alive_with_a_streaming_body_is_delimited_by_closing() {
-    let server = serve_pool(streaming);
+fn http_1_0_keep_alive_with_a_streaming_body_is_delimited_by_closing(engine: Engine) {
+    let server = serve_pool(streaming, engine);
     let mut stream = connect(server.addr);
     send(&mut stream, b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     let response = Response::parse(&read_to_close(&mut stream));
@@ -226,15 +230,15 @@ fn http_1_0_keep_alive_with_a_streaming_body_is_delimited_by_closing() {
     assert_ne!(response.header("connection"), Some("keep-alive"), "{response:?}");
     assert_eq!(response.text(), "one two three", "the body ends where the connection does");
 }
+common::each_engine!(http_1_0_keep_alive_with_a_streaming_body_is_delimited_by_closing);
 
-#[test]
-fn an_idle_connection_is_closed_after_the_idle_timeout() {
+fn an_idle_connection_is_closed_after_the_idle_timeout(engine: Engine) {
     // The header timeout is long, so only the idle timeout can explain a close.
     let options = Options {
         threads: 2,
         idle_timeout: Duration::from_millis(300),
         header_timeout: Duration::from_secs(10),
-        ..Options::default()
+        ..common::pool_options(engine)
     };
     let server = common::start(path, options, Mode::Pool);
     let mut stream = connect(server.addr);
@@ -249,6 +253,7 @@ fn an_idle_connection_is_closed_after_the_idle_timeout() {
         "closed after {idle_for:?}, long after the 300 ms idle timeout"
     );
 }
+common::each_engine!(an_idle_connection_is_closed_after_the_idle_timeout);
 
 #[test]
 fn single_threaded_mode_closes_after_every_response_even_for_http_1_1() {
@@ -261,11 +266,11 @@ fn single_threaded_mode_closes_after_every_response_even_for_http_1_1() {
     assert!(closed_within(&mut stream, Duration::from_secs(5)), "wsgiref answers one request per connection");
 }
 
-#[test]
-fn wsgi_multithread_is_true_in_pool_mode_and_false_in_single_mode() {
+fn wsgi_multithread_is_true_in_pool_mode_and_false_in_single_mode(engine: Engine) {
     for (mode, expected) in [(Mode::Pool, "true"), (Mode::Single, "false")] {
-        let server = common::start(multithread, common::options(), mode);
+        let server = common::start(multithread, common::pool_options(engine), mode);
         let response = server.get("/");
         assert_eq!((response.status, response.text().as_str()), (200, expected), "{mode:?}");
     }
 }
+common::each_engine!(wsgi_multithread_is_true_in_pool_mode_and_false_in_single_mode);

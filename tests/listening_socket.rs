@@ -1,15 +1,17 @@
 //! The listening socket (SPEC §6): its backlog is an option (waitress's default, 1,024), and
-//! shutdown stops it listening at once, in both modes, while the requests in flight finish.
+//! shutdown stops it listening at once, in single-threaded mode and with each pool engine,
+//! while the requests in flight finish.
 
 mod common;
 
+use common::Setup;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Mutex;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
-use wsgi_lab::{Body, Environ, Mode, Options, Server, StartResponse, apps};
+use wsgi_lab::{Body, Engine, Environ, Mode, Options, Server, StartResponse, apps};
 
 /// How many connections complete their handshake against a server that never accepts, out of
 /// `attempts` made one after another: the OS queues at most about `backlog` of them, and drops
@@ -38,12 +40,12 @@ fn the_backlog_option_reaches_the_socket() {
     assert!((16..=20).contains(&small), "backlog 16 queued {small} connections");
 }
 
-/// Fixture: says when it starts, then takes two seconds.
+/// Fixture: says when it starts, then takes a second.
 fn slow_app(started: mpsc::Sender<()>) -> impl Fn(&Environ, StartResponse) -> Body + Send + Sync {
     let started = Mutex::new(started);
     move |_: &Environ, start_response: StartResponse| {
         let _ = started.lock().unwrap().send(());
-        thread::sleep(Duration::from_secs(2));
+        thread::sleep(Duration::from_secs(1));
         start_response("200 OK", vec![("Content-Type", "text/plain")]);
         Body::from("finished")
     }
@@ -61,39 +63,41 @@ fn refused_within(addr: SocketAddr, within: Duration) -> Option<Duration> {
     None
 }
 
-fn new_clients_are_refused_while_in_flight_requests_finish(mode: Mode) {
+fn new_clients_are_refused_while_in_flight_requests_finish(setup: Setup) {
     let (started_tx, started) = mpsc::channel();
-    let server = common::start(slow_app(started_tx), common::options(), mode);
+    let server = common::start_in(slow_app(started_tx), common::options(), setup);
     let addr = server.addr;
     let in_flight = thread::spawn(move || {
         common::exchange(addr, b"GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     });
     started.recv_timeout(common::CLIENT_TIMEOUT).expect("the slow request reached the app");
     let stopping = thread::spawn(move || server.stop());
-    let refused = refused_within(addr, Duration::from_secs(1));
-    assert!(refused.is_some(), "{mode:?}: a new connection was not refused within 1 s of shutdown");
-    assert!(!in_flight.is_finished(), "{mode:?}: refused only after the request in flight had finished");
+    // Refused at once: well before the request in flight can finish.
+    let refused = refused_within(addr, Duration::from_millis(500));
+    assert!(refused.is_some(), "{setup:?}: a new connection was not refused within 500 ms of shutdown");
+    assert!(!in_flight.is_finished(), "{setup:?}: refused only after the request in flight had finished");
     let response = common::Response::parse(&in_flight.join().unwrap());
-    assert_eq!((response.status, response.text().as_str()), (200, "finished"), "{mode:?}");
-    assert!(stopping.join().unwrap().is_ok(), "{mode:?}: serve_forever ends Ok");
+    assert_eq!((response.status, response.text().as_str()), (200, "finished"), "{setup:?}");
+    assert!(stopping.join().unwrap().is_ok(), "{setup:?}: serve_forever ends Ok");
 }
 
 #[test]
 fn shutdown_refuses_new_clients_at_once_in_single_mode() {
-    new_clients_are_refused_while_in_flight_requests_finish(Mode::Single);
+    new_clients_are_refused_while_in_flight_requests_finish(Setup::Single);
 }
 
-#[test]
-fn shutdown_refuses_new_clients_at_once_in_pool_mode() {
-    new_clients_are_refused_while_in_flight_requests_finish(Mode::Pool);
+fn shutdown_refuses_new_clients_at_once_in_pool_mode(engine: Engine) {
+    new_clients_are_refused_while_in_flight_requests_finish(Setup::Pool(engine));
 }
+common::each_engine!(shutdown_refuses_new_clients_at_once_in_pool_mode);
 
-#[test]
-fn a_server_that_was_shut_down_stays_shut_down() {
+fn a_server_that_was_shut_down_stays_shut_down(engine: Engine) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = Server::from_listener(listener, apps::hello, common::options(), Mode::Pool).unwrap();
+    let options = common::pool_options(engine);
+    let server = Server::from_listener(listener, apps::hello, options, Mode::Pool).unwrap();
     server.shutdown_handle().shutdown();
     assert!(server.serve_forever().is_ok(), "serve_forever returns at once");
     let refused = TcpStream::connect(server.server_address()).map_err(|e| e.kind());
     assert_eq!(refused.err(), Some(ErrorKind::ConnectionRefused));
 }
+common::each_engine!(a_server_that_was_shut_down_stays_shut_down);

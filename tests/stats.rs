@@ -3,6 +3,8 @@
 //! request is counted once in `served`; `connections` follows the connections open now.
 //!
 //! A request is held inside the app by a gate the test opens, so nothing depends on timing.
+//! Every pool-mode test runs once per engine (`common::each_engine!`): `name::shared` and
+//! `name::handoff`.
 
 mod common;
 
@@ -12,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use wsgi_lab::stats::{Stats, WorkerState};
-use wsgi_lab::{App, Body, Environ, Mode, Options, Server, ShutdownHandle, StartResponse};
+use wsgi_lab::{App, Body, Engine, Environ, Mode, Options, Server, ShutdownHandle, StartResponse};
 
 /// A server serving in a background thread, with its live stats. Dropping it shuts it down.
 struct Running {
@@ -22,9 +24,10 @@ struct Running {
     thread: Option<JoinHandle<Result<(), wsgi_lab::Error>>>,
 }
 
-fn run(app: impl App + 'static, mode: Mode) -> Running {
+/// Serves `app` with two workers in pool mode, or in single-threaded mode (`engine` unused).
+fn run(app: impl App + 'static, mode: Mode, engine: Engine) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let options = Options { threads: 2, ..common::options() };
+    let options = Options { threads: 2, ..common::pool_options(engine) };
     let server =
         Server::from_listener(listener, app, options, mode).unwrap().log_requests(false).ctrl_c(false);
     let (addr, stats, handle) = (server.server_address(), server.stats(), server.shutdown_handle());
@@ -87,10 +90,9 @@ fn held_at(gate: Arc<Gate>) -> impl App {
     }
 }
 
-#[test]
-fn a_running_request_shows_its_worker_busy_with_its_request_line() {
+fn a_running_request_shows_its_worker_busy_with_its_request_line(engine: Engine) {
     let gate = Arc::new(Gate::default());
-    let server = run(held_at(gate.clone()), Mode::Pool);
+    let server = run(held_at(gate.clone()), Mode::Pool, engine);
     let mut stream = connect(server.addr);
     send(&mut stream, b"GET /held?why=stats HTTP/1.1\r\nHost: test\r\n\r\n");
     wait_until("the request is in flight", || server.stats.snapshot().in_flight == 1);
@@ -111,10 +113,10 @@ fn a_running_request_shows_its_worker_busy_with_its_request_line() {
     assert!(snapshot.workers.iter().all(|w| *w == WorkerState::Idle), "{snapshot:?}");
     assert_eq!((snapshot.served, snapshot.in_flight), (1, 0), "{snapshot:?}");
 }
+common::each_engine!(a_running_request_shows_its_worker_busy_with_its_request_line);
 
-#[test]
-fn served_counts_each_answered_request_exactly_once() {
-    let server = run(held_at(Arc::new(Gate::default())), Mode::Pool);
+fn served_counts_each_answered_request_exactly_once(engine: Engine) {
+    let server = run(held_at(Arc::new(Gate::default())), Mode::Pool, engine);
     // Keep-alive requests on one connection, and some with a connection of their own.
     let mut stream = connect(server.addr);
     for _ in 0..5 {
@@ -131,10 +133,10 @@ fn served_counts_each_answered_request_exactly_once() {
     assert_eq!(server.stats.served(), 8);
     assert_eq!(server.stats.snapshot().accepted, 4);
 }
+common::each_engine!(served_counts_each_answered_request_exactly_once);
 
-#[test]
-fn connections_counts_the_connections_open_now() {
-    let server = run(held_at(Arc::new(Gate::default())), Mode::Pool);
+fn connections_counts_the_connections_open_now(engine: Engine) {
+    let server = run(held_at(Arc::new(Gate::default())), Mode::Pool, engine);
     let connections = || server.stats.snapshot().connections;
     let mut streams: Vec<TcpStream> = (0..3).map(|_| connect(server.addr)).collect();
     // Served once and idle, or not a byte sent yet: both are open connections.
@@ -146,10 +148,11 @@ fn connections_counts_the_connections_open_now() {
     wait_until("no connection is counted", || connections() == 0);
     assert_eq!(server.stats.snapshot().accepted, 3);
 }
+common::each_engine!(connections_counts_the_connections_open_now);
 
 #[test]
 fn single_threaded_mode_counts_served_requests_too() {
-    let server = run(held_at(Arc::new(Gate::default())), Mode::Single);
+    let server = run(held_at(Arc::new(Gate::default())), Mode::Single, Engine::default());
     for _ in 0..3 {
         let mut stream = connect(server.addr);
         send(&mut stream, b"GET / HTTP/1.1\r\nHost: test\r\n\r\n");

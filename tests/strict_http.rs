@@ -1,12 +1,13 @@
 //! Strict HTTP at the edges (SPEC §3): bytes that two parsers could read differently (ours and a
-//! proxy's in front) are refused, in both modes, and the server goes on serving. Each case is
+//! proxy's in front) are refused, in single-threaded mode and with each pool engine, and the
+//! server goes on serving. Each case is
 //! the exact bytes a careless or hostile client sent; each refusal is followed by a normal
 //! request on a new connection.
 
 mod common;
 
-use common::TestServer;
-use wsgi_lab::{Body, Environ, Mode, StartResponse};
+use common::{Setup, TestServer};
+use wsgi_lab::{Body, Environ, StartResponse};
 
 /// Fixture: answers `PATH_INFO|QUERY_STRING|HTTP_HOST`, so a test sees what reached the app.
 fn where_am_i(environ: &Environ, start_response: StartResponse) -> Body {
@@ -15,36 +16,34 @@ fn where_am_i(environ: &Environ, start_response: StartResponse) -> Body {
     Body::from(format!("{}|{}|{}", get("PATH_INFO"), get("QUERY_STRING"), get("HTTP_HOST")))
 }
 
-const MODES: [Mode; 2] = [Mode::Single, Mode::Pool];
-
-fn serve(mode: Mode) -> TestServer {
-    common::start(where_am_i, common::options(), mode)
+fn serve(setup: Setup) -> TestServer {
+    common::start_in(where_am_i, common::options(), setup)
 }
 
-/// Sends each request on a new connection to a server in each mode; checks the status, and
-/// that a normal request on a new connection is still served.
+/// Sends each request on a new connection to a server in each mode (and with each engine);
+/// checks the status, and that a normal request on a new connection is still served.
 fn assert_statuses(cases: &[(&str, &[u8], u16)]) {
-    for mode in MODES {
-        let server = serve(mode);
+    for setup in Setup::all() {
+        let server = serve(setup);
         for (case, request, status) in cases {
             let response = server.request(request);
-            assert_eq!(response.status, *status, "{mode:?}, {case}: {}", response.text());
+            assert_eq!(response.status, *status, "{setup:?}, {case}: {}", response.text());
             if *status >= 400 {
-                assert_eq!(response.header("connection"), Some("close"), "{mode:?}, {case}");
+                assert_eq!(response.header("connection"), Some("close"), "{setup:?}, {case}");
             }
             let next = server.get("/next");
-            assert_eq!(next.status, 200, "{mode:?}: a normal request after {case}");
+            assert_eq!(next.status, 200, "{setup:?}: a normal request after {case}");
         }
     }
 }
 
 /// What the app saw for a request that was served.
 fn seen(request: &[u8]) -> Vec<String> {
-    MODES
-        .iter()
-        .map(|&mode| {
-            let response = serve(mode).request(request);
-            assert_eq!(response.status, 200, "{mode:?}: {}", response.text());
+    Setup::all()
+        .into_iter()
+        .map(|setup| {
+            let response = serve(setup).request(request);
+            assert_eq!(response.status, 200, "{setup:?}: {}", response.text());
             response.text()
         })
         .collect()

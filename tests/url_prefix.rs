@@ -1,11 +1,12 @@
 //! Mounting an app under a URL prefix (SPEC §5): the prefix is normalised once; a path inside
 //! it is split into `SCRIPT_NAME` and `PATH_INFO`; matching is case-sensitive, segment-aware
 //! and done on the decoded path; a path outside gets a 404 naming the prefix. Checked through
-//! a real server (`Options::url_prefix`, both modes), and for the `Mount` middleware on its
-//! own and nested, with no socket.
+//! a real server (`Options::url_prefix`, in single-threaded mode and with each pool engine),
+//! and for the `Mount` middleware on its own and nested, with no socket.
 
 mod common;
 
+use common::Setup;
 use wsgi_lab::testing::{self, TestResponse};
 use wsgi_lab::{Body, Environ, Mode, Mount, Options, StartResponse, UrlPrefix};
 
@@ -53,9 +54,9 @@ fn check(status: u16, body: &str, target: &str, expected: Expected, case: &str) 
     }
 }
 
-fn check_server(url_prefix: &str, mode: Mode, table: &[(&str, Expected)]) {
+fn check_server(url_prefix: &str, setup: Setup, table: &[(&str, Expected)]) {
     let options = Options { url_prefix: url_prefix.into(), threads: 2, ..common::options() };
-    let server = common::start(where_am_i, options, mode);
+    let server = common::start_in(where_am_i, options, setup);
     for &(target, expected) in table {
         let response = server.get(target);
         check(
@@ -63,7 +64,7 @@ fn check_server(url_prefix: &str, mode: Mode, table: &[(&str, Expected)]) {
             &response.text(),
             target,
             expected,
-            &format!("{mode:?}, url_prefix {url_prefix:?}"),
+            &format!("{setup:?}, url_prefix {url_prefix:?}"),
         );
     }
 }
@@ -86,19 +87,19 @@ fn the_prefix_is_normalised_to_one_leading_slash_and_no_trailing_slash() {
 }
 
 #[test]
-fn a_server_mounts_its_app_under_url_prefix_in_both_modes() {
-    for mode in [Mode::Single, Mode::Pool] {
+fn a_server_mounts_its_app_under_url_prefix_in_every_mode() {
+    for setup in Setup::all() {
         for spelled in ["/app", "app/"] {
-            check_server(spelled, mode, &UNDER_APP);
+            check_server(spelled, setup, &UNDER_APP);
         }
     }
 }
 
 #[test]
 fn a_server_with_prefix_slash_or_empty_serves_at_the_root() {
-    for mode in [Mode::Single, Mode::Pool] {
+    for setup in Setup::all() {
         for root in ["/", ""] {
-            check_server(root, mode, &AT_ROOT);
+            check_server(root, setup, &AT_ROOT);
         }
     }
 }
@@ -134,9 +135,9 @@ fn nested_mounts_concatenate_script_name() {
 
 #[test]
 fn a_mount_inside_a_server_prefix_concatenates_script_name() {
-    for mode in [Mode::Single, Mode::Pool] {
+    for setup in Setup::all() {
         let options = Options { url_prefix: "/api".into(), threads: 2, ..common::options() };
-        let server = common::start(Mount::new("/v1", where_am_i), options, mode);
+        let server = common::start_in(Mount::new("/v1", where_am_i), options, setup);
         let table: [(&str, Expected); 4] = [
             ("/api/v1/users/7", Ok("/api/v1|/users/7")),
             ("/api/v1", Ok("/api/v1|")),
@@ -145,7 +146,7 @@ fn a_mount_inside_a_server_prefix_concatenates_script_name() {
         ];
         for (target, expected) in table {
             let response = server.get(target);
-            check(response.status, &response.text(), target, expected, &format!("{mode:?}"));
+            check(response.status, &response.text(), target, expected, &format!("{setup:?}"));
         }
     }
 }

@@ -4,9 +4,9 @@ use super::{Output, seconds};
 use clap::Args;
 use std::io::IsTerminal;
 use std::time::Duration;
-use wsgi_lab::apps;
 use wsgi_lab::lab::bench::{self, BenchConfig, Progress, Stop};
-use wsgi_lab::lab::compare::{self, Setup, Workload};
+use wsgi_lab::lab::compare::{self, Config, Setup, Workload};
+use wsgi_lab::{Engine, Options, apps};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -76,6 +76,10 @@ pub struct CompareArgs {
     /// The configurations: thread counts and `single`, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "single,1,2,5,10")]
     threads: Vec<Setup>,
+    /// Pool engines, comma-separated (shared, handoff): each thread count is measured once on
+    /// each, side by side; `single` runs once, having no engine.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = Options::default().engine.name())]
+    engine: Vec<Engine>,
     /// The built-in app to serve.
     #[arg(long, default_value = "sleep")]
     app: String,
@@ -88,7 +92,8 @@ pub struct CompareArgs {
     /// How long each configuration is measured.
     #[arg(long, short, default_value = "2", value_parser = seconds)]
     duration: Duration,
-    /// Ask for thread counts one at a time, adding a row each time (reads standard input).
+    /// Ask for thread counts one at a time, adding a row each time (a row per engine; reads
+    /// standard input).
     #[arg(long, short)]
     interactive: bool,
 }
@@ -107,8 +112,16 @@ pub fn compare(args: CompareArgs, output: Output) -> Result<(), String> {
     };
     let mut out = std::io::stdout();
     match args.interactive {
-        true => compare::interactive(&workload, &mut std::io::stdin().lock(), &mut out, output.color),
-        false => compare::compare(&workload, &args.threads, &mut out, output.color),
+        true => compare::interactive(
+            &workload,
+            &args.engine,
+            &mut std::io::stdin().lock(),
+            &mut out,
+            output.color,
+        ),
+        false => {
+            compare::compare(&workload, &Config::all(&args.threads, &args.engine), &mut out, output.color)
+        }
     }
     .map(|_| ())
 }

@@ -2,7 +2,7 @@
 //! about the body that follows (SPEC §3).
 
 use super::HttpError;
-use super::target::check_target;
+use super::target::{check_target, latin1};
 
 /// How many header lines a request may carry (SPEC §3: more is a 431).
 pub const MAX_HEADERS: usize = 100;
@@ -106,11 +106,6 @@ fn check_head_bytes(head: &[u8]) -> Result<(), HttpError> {
         return Err(HttpError::bad_request(format!("{what} (0x{b:02X}) at byte {i} of the request head")));
     }
     Ok(())
-}
-
-/// Bytes to a string, one char per byte (ISO-8859-1), as PEP 3333 does for headers and paths.
-pub fn latin1(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| b as char).collect()
 }
 
 impl Head {

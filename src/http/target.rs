@@ -6,7 +6,6 @@
 //! a rule the proxy was meant to enforce.
 
 use super::HttpError;
-use super::head::latin1;
 
 /// Checks that `target` has a form `method` may use (SPEC §3):
 ///
@@ -115,4 +114,9 @@ pub fn split_target(target: &str) -> (&str, &str) {
 pub fn decode_path(path: &str) -> String {
     let bytes: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
     latin1(&bytes)
+}
+
+/// Bytes to a string, one char per byte (ISO-8859-1), as PEP 3333 does for headers and paths.
+pub fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| b as char).collect()
 }

@@ -4,7 +4,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`bench`](mod@bench) | a closed-loop HTTP/1.1 load generator: [`run`](bench::run) a [`BenchConfig`](bench::BenchConfig), read the [`BenchReport`](bench::BenchReport) |
-//! | [`compare`] | one workload against several thread counts, side by side, also interactively |
+//! | [`compare`] | one workload against several thread counts and engines, side by side, also interactively |
 //! | [`watch`] | the live view of what each worker is doing |
 
 pub mod bench;

@@ -5,7 +5,7 @@
 
 use super::serving::Serving;
 use crate::handler::write_error;
-use crate::http::{HttpError, Receiver, Request, Step};
+use crate::http::{HttpError, Request, RequestParser, Step};
 use crate::stats::WorkerState;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -47,7 +47,7 @@ pub(crate) enum After {
     Wait,
     /// It has more to do now (pipelined requests, or an upload past this turn's share): a turn
     /// at the back of the line, so that other connections get theirs first.
-    Again,
+    Requeue,
     /// Close it.
     Close,
 }
@@ -56,7 +56,7 @@ pub(crate) enum After {
 pub(crate) struct Channel {
     stream: TcpStream,
     peer: SocketAddr,
-    parser: Receiver,
+    parser: RequestParser,
     until: Until,
 }
 
@@ -67,7 +67,7 @@ impl Channel {
         stream.set_write_timeout(Some(serving.options.write_timeout))?;
         let _ = stream.set_nodelay(true);
         let until = Until::Header(Instant::now() + serving.options.header_timeout);
-        Ok(Channel { stream, peer, parser: Receiver::new(serving.options.limits()), until })
+        Ok(Channel { stream, peer, parser: RequestParser::new(serving.options.limits()), until })
     }
 
     /// The socket, for registering it with epoll.
@@ -82,7 +82,7 @@ impl Channel {
 
     /// Its turn: read what has arrived and answer the request it completes. `cell` is the
     /// worker's line in the live view.
-    pub fn turn(&mut self, serving: &Serving, cell: &Mutex<WorkerState>) -> After {
+    pub fn handle_read(&mut self, serving: &Serving, cell: &Mutex<WorkerState>) -> After {
         if let Until::Drain(_) = self.until {
             return self.drain();
         }
@@ -95,7 +95,7 @@ impl Channel {
                         return After::Close;
                     }
                 }
-                Ok(Step::NeedMore) if read >= READ_PER_TURN => return After::Again,
+                Ok(Step::NeedMore) if read >= READ_PER_TURN => return After::Requeue,
                 Ok(Step::NeedMore) => {
                     let was_idle = self.parser.is_idle();
                     match self.parser.read_from(&mut self.stream) {
@@ -129,7 +129,7 @@ impl Channel {
             Ok(w) if w.keep_alive && restored => {
                 self.until = Until::Idle(Instant::now() + serving.options.idle_timeout);
                 // Bytes after the request (pipelining) are answered on a later turn, in line.
-                if self.parser.is_idle() { After::Wait } else { After::Again }
+                if self.parser.is_idle() { After::Wait } else { After::Requeue }
             }
             _ => After::Close,
         }

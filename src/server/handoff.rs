@@ -36,7 +36,7 @@ pub(super) fn serve(
         shared.pool.wait(&mut events)?;
         for event in &events {
             match shared.pool.ready(event) {
-                Ready::Turn(token, channel) => {
+                Ready::Serve(token, channel) => {
                     let shared = shared.clone();
                     shared.pool.serving.stats.queued(1);
                     workers.execute(move || {

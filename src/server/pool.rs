@@ -24,7 +24,7 @@ use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The epoll data of the three sources that are not connections (connections use their slot).
+/// The epoll data of the three sources that are not connections (connections use their place in the table).
 const LISTENER: u64 = u64::MAX;
 const TIMER: u64 = u64::MAX - 1;
 const WAKER: u64 = u64::MAX - 2;
@@ -32,7 +32,7 @@ const WAKER: u64 = u64::MAX - 2;
 /// What one epoll event asks for.
 pub(crate) enum Ready {
     /// A connection's turn: it was taken out of the table and must go back with [`Pool::put_back`].
-    Turn(usize, Box<Channel>),
+    Serve(usize, Box<Channel>),
     /// Clients are waiting to be accepted.
     Accept,
     /// A deadline may have passed.
@@ -43,8 +43,8 @@ pub(crate) enum Ready {
     Nothing,
 }
 
-/// Where a connection is. Each slot is in exactly one of these states.
-enum Slot {
+/// Where a connection is. Each place is in exactly one of these states.
+enum Place {
     Free,
     /// In epoll, waiting for bytes or for its deadline.
     /// (Boxed once per connection: a turn moves a pointer, not the whole channel.)
@@ -53,9 +53,9 @@ enum Slot {
     Taken,
 }
 
-/// The connections, by slot number (their epoll data).
+/// The connections, by place number (the epoll data they are registered with).
 struct Table {
-    slots: Vec<Slot>,
+    places: Vec<Place>,
     free: Vec<usize>,
     open: usize,
     /// Whether the listening socket is armed: not while the connection limit is reached.
@@ -95,7 +95,7 @@ impl Pool {
         // waiter that comes back to epoll sees it, one after the other.
         epoll::add(&epoll, shutdown.waker(), EventData::new_u64(WAKER), EventFlags::IN)?;
         let table = Table {
-            slots: Vec::new(),
+            places: Vec::new(),
             free: Vec::new(),
             open: 0,
             accepting: true,
@@ -129,10 +129,10 @@ impl Pool {
             token => {
                 let token = token as usize;
                 let mut table = self.table();
-                match std::mem::replace(&mut table.slots[token], Slot::Taken) {
-                    Slot::Waiting(channel) => Ready::Turn(token, channel),
+                match std::mem::replace(&mut table.places[token], Place::Taken) {
+                    Place::Waiting(channel) => Ready::Serve(token, channel),
                     other => {
-                        table.slots[token] = other;
+                        table.places[token] = other;
                         Ready::Nothing
                     }
                 }
@@ -142,7 +142,7 @@ impl Pool {
 
     /// A connection's turn, then back to the table (or closed).
     pub fn serve(&self, token: usize, mut channel: Box<Channel>, cell: &Mutex<WorkerState>) {
-        let after = channel.turn(&self.serving, cell);
+        let after = channel.handle_read(&self.serving, cell);
         self.put_back(token, channel, after);
     }
 
@@ -157,23 +157,23 @@ impl Pool {
         let flags = match after {
             // Writable at once: the connection is reported again right away, behind the
             // connections already waiting, which is how it yields its turn.
-            After::Again => one_shot() | EventFlags::OUT,
+            After::Requeue => one_shot() | EventFlags::OUT,
             _ => one_shot(),
         };
         // Back in the table before it is re-armed: from the re-arming on, another thread may
         // take it (an event for a channel not in the table would be lost, and one-shot, never
         // repeated). Re-armed under the lock, so that no one can close it in between.
-        table.slots[token] = Slot::Waiting(channel);
-        self.remind(&mut table, deadline);
-        if let Slot::Waiting(channel) = &table.slots[token] {
+        table.places[token] = Place::Waiting(channel);
+        self.arm_timer(&mut table, deadline);
+        if let Place::Waiting(channel) = &table.places[token] {
             let _ = epoll::modify(&self.epoll, channel.socket(), EventData::new_u64(token as u64), flags);
         }
     }
 
-    /// Frees a slot; the channel is closed by dropping it, which also removes it from epoll.
+    /// Frees a place; the channel is closed by dropping it, which also removes it from epoll.
     fn close(&self, mut table: MutexGuard<'_, Table>, token: usize, channel: Box<Channel>) {
         drop(channel);
-        table.slots[token] = Slot::Free;
+        table.places[token] = Place::Free;
         table.free.push(token);
         table.open -= 1;
         self.serving.stats.connection(-1);
@@ -221,8 +221,8 @@ impl Pool {
     fn add(&self, channel: Box<Channel>) {
         let mut table = self.table();
         let token = table.free.pop().unwrap_or_else(|| {
-            table.slots.push(Slot::Free);
-            table.slots.len() - 1
+            table.places.push(Place::Free);
+            table.places.len() - 1
         });
         let deadline = channel.until().deadline();
         // Registered once it is in the table: bytes that are already there raise an event at once.
@@ -231,14 +231,14 @@ impl Pool {
             table.free.push(token);
             return;
         }
-        table.slots[token] = Slot::Waiting(channel);
+        table.places[token] = Place::Waiting(channel);
         table.open += 1;
         self.serving.stats.connection(1);
-        self.remind(&mut table, deadline);
+        self.arm_timer(&mut table, deadline);
     }
 
     /// Arms the timer for `deadline` if it falls before the time it is armed for.
-    fn remind(&self, table: &mut Table, deadline: Instant) {
+    fn arm_timer(&self, table: &mut Table, deadline: Instant) {
         if table.timer_at.is_none_or(|t| deadline < t) {
             table.timer_at = Some(deadline);
             let wait = deadline.saturating_duration_since(Instant::now()).max(Duration::from_micros(1));
@@ -261,11 +261,12 @@ impl Pool {
             let mut table = self.table();
             table.timer_at = None;
             let mut next: Option<Instant> = None;
-            for token in 0..table.slots.len() {
-                let Slot::Waiting(channel) = &table.slots[token] else { continue };
+            for token in 0..table.places.len() {
+                let Place::Waiting(channel) = &table.places[token] else { continue };
                 let deadline = channel.until().deadline();
                 if deadline <= now {
-                    if let Slot::Waiting(channel) = std::mem::replace(&mut table.slots[token], Slot::Taken) {
+                    if let Place::Waiting(channel) = std::mem::replace(&mut table.places[token], Place::Taken)
+                    {
                         expired.push((token, channel));
                     }
                 } else {
@@ -273,7 +274,7 @@ impl Pool {
                 }
             }
             if let Some(next) = next {
-                self.remind(&mut table, next);
+                self.arm_timer(&mut table, next);
             }
         }
         for (token, mut channel) in expired {
@@ -306,11 +307,11 @@ impl Pool {
         let waiting: Vec<(usize, Box<Channel>)> = {
             let mut table = self.table();
             table.closing = true;
-            (0..table.slots.len())
-                .filter_map(|t| match std::mem::replace(&mut table.slots[t], Slot::Taken) {
-                    Slot::Waiting(channel) => Some((t, channel)),
+            (0..table.places.len())
+                .filter_map(|t| match std::mem::replace(&mut table.places[t], Place::Taken) {
+                    Place::Waiting(channel) => Some((t, channel)),
                     other => {
-                        table.slots[t] = other;
+                        table.places[t] = other;
                         None
                     }
                 })
@@ -325,7 +326,7 @@ impl Pool {
             "shutting down: {} requests running, {} connections waiting for a worker",
             before.in_flight, before.queued
         ));
-        let taken = || self.table().slots.iter().filter(|s| matches!(s, Slot::Taken)).count();
+        let taken = || self.table().places.iter().filter(|s| matches!(s, Place::Taken)).count();
         while taken() > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }

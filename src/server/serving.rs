@@ -3,13 +3,14 @@
 //! counters. Built once per `serve_forever`, in one place, for both modes (wsgiref's server
 //! builds its base environ once in `setup_environ`; every handler reads it).
 
+use crate::app::App;
 use crate::environ::ServerEnviron;
 use crate::handler::Handler;
 use crate::log::Log;
+use crate::mount::UrlPrefix;
 use crate::options::Options;
 use crate::proxy::ProxyPolicy;
 use crate::stats::Stats;
-use crate::{App, UrlPrefix};
 use std::net::SocketAddr;
 use std::sync::Arc;
 

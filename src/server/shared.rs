@@ -44,7 +44,7 @@ fn work(pool: &Pool, cell: &Mutex<WorkerState>) {
         }
         for event in &events {
             match pool.ready(event) {
-                Ready::Turn(token, channel) => pool.serve(token, channel, cell),
+                Ready::Serve(token, channel) => pool.serve(token, channel, cell),
                 Ready::Accept => pool.accept(),
                 Ready::Sweep => pool.sweep(),
                 Ready::Shutdown => return,

@@ -4,7 +4,7 @@
 
 use super::serving::Serving;
 use crate::handler::write_error;
-use crate::http::{HttpError, Receiver, Step};
+use crate::http::{HttpError, RequestParser, Step};
 use crate::shutdown::ShutdownHandle;
 use crate::stats::WorkerState;
 use std::io::{self, Read, Write};
@@ -49,10 +49,10 @@ fn answer_one(serving: &Serving, mut stream: TcpStream, peer: SocketAddr, worker
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(serving.options.write_timeout));
-    let mut receiver = Receiver::new(serving.options.limits());
+    let mut parser = RequestParser::new(serving.options.limits());
     let deadline = Instant::now() + serving.options.header_timeout;
     let refusal = loop {
-        match receiver.step() {
+        match parser.step() {
             Ok(Step::Ready(request)) => {
                 serving.stats.started(worker, request.head.request_line());
                 let _ = serving.handler().handle(request, peer, false, &mut stream);
@@ -69,12 +69,12 @@ fn answer_one(serving: &Serving, mut stream: TcpStream, peer: SocketAddr, worker
                 // The head must be complete by the deadline; after it, the body must keep
                 // coming (no silence longer than the header timeout).
                 let left = deadline.saturating_duration_since(Instant::now());
-                let wait = if receiver.receiving_body() { serving.options.header_timeout } else { left };
+                let wait = if parser.receiving_body() { serving.options.header_timeout } else { left };
                 if wait.is_zero() {
                     break HttpError::new(408, "no complete request within the header timeout");
                 }
                 let _ = stream.set_read_timeout(Some(wait));
-                match receiver.read_from(&mut stream) {
+                match parser.read_from(&mut stream) {
                     Ok(0) => return, // the client went away
                     Ok(_) => {}
                     Err(e) if is_timeout(&e) => {

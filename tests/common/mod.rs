@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: a server on a free port of 127.0.0.1 that stops
-//! when dropped, a raw-socket client, and a small response parser built on `httparse`.
+//! when dropped, a raw-socket client, a small response parser built on `httparse`, and
+//! [`each_engine!`], which runs a pool-mode test once per engine.
 //!
 //! Every test file uses only part of this module, so unused items are expected here.
 #![allow(dead_code)]
@@ -9,7 +10,7 @@ pub mod dev;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
-use wsgi_lab::{App, Mode, Options, Running, Server};
+use wsgi_lab::{App, Engine, Mode, Options, Running, Server};
 
 /// How long a client waits for the server before the test fails: long enough for a loaded
 /// machine, short enough that a bug cannot hang the suite.
@@ -20,6 +21,66 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn options() -> Options {
     Options { header_timeout: Duration::from_secs(3), quiet: true, ..Options::default() }
 }
+
+/// [`options`] for pool mode with `engine`.
+pub fn pool_options(engine: Engine) -> Options {
+    Options { engine, ..options() }
+}
+
+/// Runs pool-mode tests once per engine. Each `name` given is a fn `name(engine: Engine)`;
+/// the macro adds a module `name` with one test per engine, `name::shared` and
+/// `name::handoff`, so that the two run in parallel and a failure names its engine.
+///
+/// ```ignore
+/// fn pipelined_requests_are_answered_in_order(engine: Engine) { ... }
+/// common::each_engine!(pipelined_requests_are_answered_in_order);
+/// ```
+#[allow(unused_macros)] // not every test file has pool-mode tests
+macro_rules! each_engine {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn shared() {
+                super::$name(wsgi_lab::Engine::Shared);
+            }
+
+            #[test]
+            fn handoff() {
+                super::$name(wsgi_lab::Engine::Handoff);
+            }
+        }
+    )+};
+}
+#[allow(unused_imports)]
+pub(crate) use each_engine;
+
+/// How a test server serves, for the tables of cases checked in every mode: single-threaded,
+/// or pool mode with an engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    Single,
+    Pool(Engine),
+}
+
+impl Setup {
+    /// Single-threaded mode, then pool mode with each engine.
+    pub fn all() -> Vec<Setup> {
+        std::iter::once(Setup::Single).chain(Engine::ALL.map(Setup::Pool)).collect()
+    }
+}
+
+/// [`start`] in `setup`: its mode, and in pool mode its engine in place of `options.engine`.
+pub fn start_in(app: impl App + 'static, options: Options, setup: Setup) -> TestServer {
+    match setup {
+        Setup::Single => start(app, options, Mode::Single),
+        Setup::Pool(engine) => start(app, Options { engine, ..options }, Mode::Pool),
+    }
+}
+
+/// A new engine breaks this match, and so the build, until [`each_engine!`] tests it too.
+const _: fn(Engine) = |engine| match engine {
+    Engine::Shared | Engine::Handoff => {}
+};
 
 /// A server running `serve_forever` in a background thread ([`Server::spawn`]). Dropping it
 /// shuts it down and joins the thread, so a failing test does not leave a server behind.

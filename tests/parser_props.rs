@@ -1,4 +1,4 @@
-//! Properties of [`wsgi_lab::http::Receiver`], the bytes-to-requests state machine both server
+//! Properties of [`wsgi_lab::http::RequestParser`], the bytes-to-requests state machine both server
 //! modes share (SPEC §3 without sockets): whatever bytes arrive, in whatever pieces, it never
 //! panics and ends in one of three ways (complete requests, an `HttpError` with a status SPEC §3
 //! names, or a wish for more bytes); and how the bytes are split never changes what is parsed.
@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use std::io::Read;
 use wsgi_lab::HttpError;
-use wsgi_lab::http::{Head, Limits, Receiver, Step};
+use wsgi_lab::http::{Head, Limits, RequestParser, Step};
 
 /// The statuses SPEC §3 gives for a refused request.
 const SPEC_STATUSES: [u16; 6] = [400, 408, 413, 431, 501, 505];
@@ -17,25 +17,25 @@ type Parsed = (Head, Vec<u8>);
 /// How feeding a connection's bytes ended.
 #[derive(Debug, PartialEq)]
 enum End {
-    /// Every byte was used and the receiver waits for more (possibly mid-request).
+    /// Every byte was used and the parser waits for more (possibly mid-request).
     NeedMore,
-    /// The receiver refused the stream.
+    /// The parser refused the stream.
     Refused(HttpError),
 }
 
-/// Pushes each piece and steps until the receiver needs more, as a server's read loop does.
+/// Pushes each piece and steps until the parser needs more, as a server's read loop does.
 /// A `SendContinue` is answered by just going on (the body may already be there).
 fn feed(pieces: &[&[u8]], limits: Limits) -> (Vec<Parsed>, End) {
-    let mut receiver = Receiver::new(limits);
+    let mut parser = RequestParser::new(limits);
     let mut parsed = Vec::new();
     for piece in pieces {
-        receiver.push(piece);
+        parser.push(piece);
         // Each step consumes bytes or changes state, so a few per byte are plenty.
         let mut steps_left = 4 * piece.len() + 16;
         loop {
-            assert!(steps_left > 0, "the receiver keeps stepping without progress");
+            assert!(steps_left > 0, "the parser keeps stepping without progress");
             steps_left -= 1;
-            match receiver.step() {
+            match parser.step() {
                 Ok(Step::NeedMore) => break,
                 Ok(Step::SendContinue) => continue,
                 Ok(Step::Ready(request)) => {
@@ -310,15 +310,15 @@ proptest! {
 /// and a refused one (too large) never does.
 #[test]
 fn send_continue_comes_after_the_head_and_never_for_a_refused_request() {
-    let mut receiver = Receiver::new(Limits::default());
-    receiver.push(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
-    assert!(matches!(receiver.step(), Ok(Step::SendContinue)));
-    assert!(matches!(receiver.step(), Ok(Step::NeedMore)));
-    receiver.push(b"hi");
-    assert!(matches!(receiver.step(), Ok(Step::Ready(_))));
+    let mut parser = RequestParser::new(Limits::default());
+    parser.push(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+    assert!(matches!(parser.step(), Ok(Step::SendContinue)));
+    assert!(matches!(parser.step(), Ok(Step::NeedMore)));
+    parser.push(b"hi");
+    assert!(matches!(parser.step(), Ok(Step::Ready(_))));
 
     let small = Limits { max_request_body_size: 1, ..Limits::default() };
-    let mut receiver = Receiver::new(small);
-    receiver.push(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
-    assert!(matches!(receiver.step(), Err(HttpError { status: 413, .. })));
+    let mut parser = RequestParser::new(small);
+    parser.push(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+    assert!(matches!(parser.step(), Err(HttpError { status: 413, .. })));
 }

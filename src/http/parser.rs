@@ -1,13 +1,14 @@
-//! The receiver: bytes in, complete requests out. Both server modes feed it whatever the socket
-//! delivered (a blocking read in single-threaded mode, a non-blocking one in pool mode), so the
-//! framing rules of SPEC §3 live in one place and are testable without sockets.
+//! The request parser (waitress's `HTTPRequestParser`): bytes in, complete requests out. Both
+//! server modes feed it whatever the socket delivered (a blocking read in single-threaded mode,
+//! a non-blocking one in pool mode), so the framing rules of SPEC §3 live in one place and are
+//! testable without sockets.
 
 use super::HttpError;
 use super::body::{BodyDecoder, Chunked, RequestBody};
 use super::head::{Framing, Head, parse_head};
 use std::io::{self, Read};
 
-/// The limits a receiver enforces (SPEC §3).
+/// The limits a parser enforces (SPEC §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest request head (request line + headers), default 64 KiB.
@@ -38,7 +39,7 @@ pub struct Request {
     pub body: RequestBody,
 }
 
-/// What the receiver needs next.
+/// What the parser needs next.
 #[derive(Debug)]
 pub enum Step {
     /// More bytes from the client.
@@ -58,8 +59,8 @@ enum State {
 /// Turns a connection's bytes into requests, one at a time, in order.
 ///
 /// ```
-/// use wsgi_lab::http::{Limits, Receiver, Step};
-/// let mut rx = Receiver::new(Limits::default());
+/// use wsgi_lab::http::{Limits, RequestParser, Step};
+/// let mut rx = RequestParser::new(Limits::default());
 /// rx.push(b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhel");
 /// assert!(matches!(rx.step(), Ok(Step::NeedMore)));
 /// rx.push(b"loGET / HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -67,7 +68,7 @@ enum State {
 /// assert_eq!((req.head.target.as_str(), req.body.len()), ("/up", 5));
 /// assert!(matches!(rx.step(), Ok(Step::Ready(_)))); // the pipelined GET
 /// ```
-pub struct Receiver {
+pub struct RequestParser {
     buf: Vec<u8>,
     /// Bytes before `start` are consumed; a cursor avoids shifting the buffer on every request.
     start: usize,
@@ -75,10 +76,10 @@ pub struct Receiver {
     limits: Limits,
 }
 
-impl Receiver {
-    /// A receiver at the start of a connection.
+impl RequestParser {
+    /// A parser at the start of a connection.
     pub fn new(limits: Limits) -> Self {
-        Receiver { buf: Vec::new(), start: 0, state: State::Head, limits }
+        RequestParser { buf: Vec::new(), start: 0, state: State::Head, limits }
     }
 
     /// Appends bytes that arrived from the client.
