@@ -21,6 +21,7 @@ use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, 
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -53,17 +54,12 @@ enum Place {
     Taken,
 }
 
-/// The connections, by place number (the epoll data they are registered with).
-struct Table {
-    places: Vec<Place>,
+/// Which places are free, and how many connections are open.
+struct Books {
     free: Vec<usize>,
     open: usize,
     /// Whether the listening socket is armed: not while the connection limit is reached.
     accepting: bool,
-    /// When the deadline timer fires next (`None`: disarmed).
-    timer_at: Option<Instant>,
-    /// Set at shutdown: a channel put back is closed instead.
-    closing: bool,
 }
 
 /// The epoll instance, the table, and what a serving server shares with its connections.
@@ -73,7 +69,16 @@ pub(crate) struct Pool {
     listener: Arc<TcpListener>,
     timer: OwnedFd,
     shutdown: ShutdownHandle,
-    table: Mutex<Table>,
+    /// The table of connections, by place number (the epoll data they are registered with):
+    /// one place per connection the limit allows, each behind a lock of its own. A turn locks
+    /// only its own connection's place, so workers serving different connections never wait
+    /// for each other, not even while one re-arms its connection in epoll.
+    places: Box<[Mutex<Place>]>,
+    books: Mutex<Books>,
+    /// When the deadline timer fires next (`None`: disarmed).
+    timer_at: Mutex<Option<Instant>>,
+    /// Set at shutdown: a channel put back is closed instead.
+    closing: AtomicBool,
 }
 
 fn one_shot() -> EventFlags {
@@ -94,20 +99,27 @@ impl Pool {
         // The waker is level-triggered and never drained: once shutdown writes to it, every
         // waiter that comes back to epoll sees it, one after the other.
         epoll::add(&epoll, shutdown.waker(), EventData::new_u64(WAKER), EventFlags::IN)?;
-        let table = Table {
-            places: Vec::new(),
-            free: Vec::new(),
-            open: 0,
-            accepting: true,
-            timer_at: None,
-            closing: false,
-        };
-        let shutdown = shutdown.clone();
-        Ok(Pool { serving, epoll, listener, timer, shutdown, table: Mutex::new(table) })
+        let limit = serving.options.connection_limit;
+        Ok(Pool {
+            places: (0..limit).map(|_| Mutex::new(Place::Free)).collect(),
+            // Reversed, so that place 0 is taken first.
+            books: Mutex::new(Books { free: (0..limit).rev().collect(), open: 0, accepting: true }),
+            timer_at: Mutex::new(None),
+            closing: AtomicBool::new(false),
+            shutdown: shutdown.clone(),
+            serving,
+            epoll,
+            listener,
+            timer,
+        })
     }
 
-    fn table(&self) -> MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    fn place(&self, token: usize) -> MutexGuard<'_, Place> {
+        lock(&self.places[token])
+    }
+
+    fn books(&self) -> MutexGuard<'_, Books> {
+        lock(&self.books)
     }
 
     /// Waits for at most `events.capacity()` events; a signal interrupting the wait is not an
@@ -128,11 +140,11 @@ impl Pool {
             WAKER => Ready::Shutdown,
             token => {
                 let token = token as usize;
-                let mut table = self.table();
-                match std::mem::replace(&mut table.places[token], Place::Taken) {
+                let mut place = self.place(token);
+                match std::mem::replace(&mut *place, Place::Taken) {
                     Place::Waiting(channel) => Ready::Serve(token, channel),
                     other => {
-                        table.places[token] = other;
+                        *place = other;
                         Ready::Nothing
                     }
                 }
@@ -149,9 +161,11 @@ impl Pool {
     /// Puts a channel back after its turn and re-arms it; closes it if asked to, or if the
     /// server is shutting down.
     fn put_back(&self, token: usize, channel: Box<Channel>, after: After) {
-        let mut table = self.table();
-        if after == After::Close || table.closing {
-            return self.close(table, token, channel);
+        let mut place = self.place(token);
+        // Checked under the place's lock: shutdown sets `closing`, then empties every place
+        // under its lock, so a channel is either closed here or found there.
+        if after == After::Close || self.closing.load(Ordering::SeqCst) {
+            return self.close(place, token, channel);
         }
         let deadline = channel.until().deadline();
         let flags = match after {
@@ -160,26 +174,28 @@ impl Pool {
             After::Requeue => one_shot() | EventFlags::OUT,
             _ => one_shot(),
         };
+        self.arm_timer(deadline);
         // Back in the table before it is re-armed: from the re-arming on, another thread may
         // take it (an event for a channel not in the table would be lost, and one-shot, never
-        // repeated). Re-armed under the lock, so that no one can close it in between.
-        table.places[token] = Place::Waiting(channel);
-        self.arm_timer(&mut table, deadline);
-        if let Place::Waiting(channel) = &table.places[token] {
+        // repeated). Re-armed under the place's lock, so that no one can close it in between.
+        *place = Place::Waiting(channel);
+        if let Place::Waiting(channel) = &*place {
             let _ = epoll::modify(&self.epoll, channel.socket(), EventData::new_u64(token as u64), flags);
         }
     }
 
     /// Frees a place; the channel is closed by dropping it, which also removes it from epoll.
-    fn close(&self, mut table: MutexGuard<'_, Table>, token: usize, channel: Box<Channel>) {
+    fn close(&self, mut place: MutexGuard<'_, Place>, token: usize, channel: Box<Channel>) {
         drop(channel);
-        table.places[token] = Place::Free;
-        table.free.push(token);
-        table.open -= 1;
+        *place = Place::Free;
+        drop(place);
         self.serving.stats.connection(-1);
+        let mut books = self.books();
+        books.free.push(token);
+        books.open -= 1;
         // Below the connection limit again: accept again.
-        if !table.accepting && !table.closing && table.open < self.serving.options.connection_limit {
-            table.accepting = true;
+        if !books.accepting && !self.closing.load(Ordering::SeqCst) {
+            books.accepting = true;
             let _ = epoll::modify(&self.epoll, &*self.listener, EventData::new_u64(LISTENER), one_shot());
         }
     }
@@ -189,11 +205,11 @@ impl Pool {
         let limit = self.serving.options.connection_limit;
         loop {
             {
-                let mut table = self.table();
-                if table.open >= limit {
+                let mut books = self.books();
+                if books.open >= limit {
                     // Past the limit, new clients wait in the OS backlog until a connection
                     // closes; `close` re-arms the listener then.
-                    table.accepting = false;
+                    books.accepting = false;
                     return;
                 }
             }
@@ -219,28 +235,29 @@ impl Pool {
     }
 
     fn add(&self, channel: Box<Channel>) {
-        let mut table = self.table();
-        let token = table.free.pop().unwrap_or_else(|| {
-            table.places.push(Place::Free);
-            table.places.len() - 1
-        });
-        let deadline = channel.until().deadline();
-        // Registered once it is in the table: bytes that are already there raise an event at once.
+        // `accept` takes no more than the limit, so a place is always free here.
+        let Some(token) = self.books().free.pop() else { return };
+        self.arm_timer(channel.until().deadline());
+        // Registered under the place's lock: bytes that are already there raise an event at
+        // once, and whoever takes it waits until the channel is in its place.
+        let mut place = self.place(token);
         let data = EventData::new_u64(token as u64);
         if epoll::add(&self.epoll, channel.socket(), data, one_shot()).is_err() {
-            table.free.push(token);
+            drop(place);
+            self.books().free.push(token);
             return;
         }
-        table.places[token] = Place::Waiting(channel);
-        table.open += 1;
+        *place = Place::Waiting(channel);
+        drop(place);
+        self.books().open += 1;
         self.serving.stats.connection(1);
-        self.arm_timer(&mut table, deadline);
     }
 
     /// Arms the timer for `deadline` if it falls before the time it is armed for.
-    fn arm_timer(&self, table: &mut Table, deadline: Instant) {
-        if table.timer_at.is_none_or(|t| deadline < t) {
-            table.timer_at = Some(deadline);
+    fn arm_timer(&self, deadline: Instant) {
+        let mut timer_at = lock(&self.timer_at);
+        if timer_at.is_none_or(|t| deadline < t) {
+            *timer_at = Some(deadline);
             let wait = deadline.saturating_duration_since(Instant::now()).max(Duration::from_micros(1));
             let spec = Itimerspec {
                 it_interval: Timespec { tv_sec: 0, tv_nsec: 0 },
@@ -257,25 +274,20 @@ impl Pool {
         let _ = rustix::io::read(&self.timer, &mut expirations);
         let now = Instant::now();
         let mut expired = Vec::new();
-        {
-            let mut table = self.table();
-            table.timer_at = None;
-            let mut next: Option<Instant> = None;
-            for token in 0..table.places.len() {
-                let Place::Waiting(channel) = &table.places[token] else { continue };
-                let deadline = channel.until().deadline();
-                if deadline <= now {
-                    if let Place::Waiting(channel) = std::mem::replace(&mut table.places[token], Place::Taken)
-                    {
-                        expired.push((token, channel));
-                    }
-                } else {
-                    next = Some(next.map_or(deadline, |t| t.min(deadline)));
-                }
+        *lock(&self.timer_at) = None;
+        let mut next: Option<Instant> = None;
+        for token in 0..self.places.len() {
+            let mut place = self.place(token);
+            let Place::Waiting(channel) = &*place else { continue };
+            let deadline = channel.until().deadline();
+            if deadline > now {
+                next = Some(next.map_or(deadline, |t| t.min(deadline)));
+            } else if let Place::Waiting(channel) = std::mem::replace(&mut *place, Place::Taken) {
+                expired.push((token, channel));
             }
-            if let Some(next) = next {
-                self.arm_timer(&mut table, next);
-            }
+        }
+        if let Some(next) = next {
+            self.arm_timer(next);
         }
         for (token, mut channel) in expired {
             let after = match channel.until() {
@@ -304,21 +316,14 @@ impl Pool {
     /// Closes the waiting connections and waits until `deadline` for the turns in progress;
     /// returns how many requests completed meanwhile.
     fn shut_down(&self, deadline: Instant) -> u64 {
-        let waiting: Vec<(usize, Box<Channel>)> = {
-            let mut table = self.table();
-            table.closing = true;
-            (0..table.places.len())
-                .filter_map(|t| match std::mem::replace(&mut table.places[t], Place::Taken) {
-                    Place::Waiting(channel) => Some((t, channel)),
-                    other => {
-                        table.places[t] = other;
-                        None
-                    }
-                })
-                .collect()
-        };
-        for (token, channel) in waiting {
-            self.close(self.table(), token, channel);
+        self.closing.store(true, Ordering::SeqCst);
+        for token in 0..self.places.len() {
+            let mut place = self.place(token);
+            match std::mem::replace(&mut *place, Place::Free) {
+                Place::Waiting(channel) => self.close(place, token, channel),
+                // A free place stays free; a taken one a worker closes when it puts it back.
+                other => *place = other,
+            }
         }
         let before = self.serving.stats.snapshot();
         let log = self.serving.log;
@@ -326,10 +331,15 @@ impl Pool {
             "shutting down: {} requests running, {} connections waiting for a worker",
             before.in_flight, before.queued
         ));
-        let taken = || self.table().places.iter().filter(|s| matches!(s, Place::Taken)).count();
+        let taken = || self.places.iter().filter(|p| matches!(*lock(p), Place::Taken)).count();
         while taken() > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.serving.stats.served() - before.served
     }
+}
+
+/// A lock that a panic elsewhere does not poison for good: the data stays usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
