@@ -235,22 +235,24 @@ impl Pool {
     }
 
     fn add(&self, channel: Box<Channel>) {
-        // `accept` takes no more than the limit, so a place is always free here.
-        let Some(token) = self.books().free.pop() else { return };
+        // Counted open before it is registered: from then on a worker may serve and close it.
+        let token = {
+            let mut books = self.books();
+            // `accept` takes no more than the limit, so a place is always free here.
+            let Some(token) = books.free.pop() else { return };
+            books.open += 1;
+            token
+        };
+        self.serving.stats.connection(1);
         self.arm_timer(channel.until().deadline());
         // Registered under the place's lock: bytes that are already there raise an event at
         // once, and whoever takes it waits until the channel is in its place.
         let mut place = self.place(token);
         let data = EventData::new_u64(token as u64);
-        if epoll::add(&self.epoll, channel.socket(), data, one_shot()).is_err() {
-            drop(place);
-            self.books().free.push(token);
-            return;
+        match epoll::add(&self.epoll, channel.socket(), data, one_shot()) {
+            Ok(()) => *place = Place::Waiting(channel),
+            Err(_) => self.close(place, token, channel),
         }
-        *place = Place::Waiting(channel);
-        drop(place);
-        self.books().open += 1;
-        self.serving.stats.connection(1);
     }
 
     /// Arms the timer for `deadline` if it falls before the time it is armed for.
