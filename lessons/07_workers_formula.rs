@@ -28,7 +28,7 @@ fn throughput(app: &Arc<dyn App>, path: &str, connections: usize, duration: Dura
     let workload =
         Workload { app: Arc::clone(app), path: path.to_string(), connections, duration, progress: true };
     match measure(&workload, Setup::Threads(workers)) {
-        Ok(row) => row.report.requests_per_sec,
+        Ok(row) => row.ok_per_sec(),
         Err(e) => {
             println!("(the bench failed: {e})");
             0.0

@@ -172,6 +172,19 @@ impl Server {
         self
     }
 
+    /// Switches to pool mode with the given engine: who waits for the network ([`Engine`]).
+    ///
+    /// ```no_run
+    /// use wsgi_lab::{apps::hello, make_server, Engine};
+    /// make_server("127.0.0.1", 8080, hello)?.threads(5).engine(Engine::Shared).serve_forever()?;
+    /// # Ok::<(), wsgi_lab::Error>(())
+    /// ```
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.options.engine = engine;
+        self.mode = Mode::Pool;
+        self
+    }
+
     /// Mounts the app under a URL prefix (SPEC §5).
     pub fn url_prefix(mut self, prefix: &str) -> Self {
         self.options.url_prefix = UrlPrefix::new(prefix);

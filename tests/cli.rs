@@ -137,7 +137,8 @@ fn watch_off_a_terminal_prints_plain_lines_and_a_summary_at_exit() {
     let (mut server, _, url) = serve(&["--threads", "3", "--watch"]);
     let (code, _, _) = wsgi_lab(&["bench", &url, "-n", "50", "-c", "2"]);
     assert_eq!(code, 0);
-    // A status line comes every two seconds; wait for one, then stop the server as Ctrl+C does.
+    // A status line comes each second in which the totals changed; wait for one, then stop the
+    // server as Ctrl+C does.
     let mut stderr = BufReader::new(server.stderr.take().unwrap());
     let mut status = String::new();
     stderr.read_line(&mut status).unwrap();

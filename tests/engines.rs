@@ -158,3 +158,14 @@ fn pipelined_requests_are_answered_in_order_under_load(engine: Engine) {
     assert!(answered.iter().all(|&n| n > 0), "the load was not served meanwhile: {answered:?}");
 }
 common::each_engine!(pipelined_requests_are_answered_in_order_under_load);
+
+/// The builder's `.engine(..)` picks the engine and pool mode, as `--engine` does.
+#[test]
+fn the_builder_chooses_the_engine() {
+    for engine in Engine::ALL {
+        let server = wsgi_lab::make_server("127.0.0.1", 0, wsgi_lab::apps::hello).unwrap().engine(engine);
+        assert_eq!((server.mode(), server.options().engine), (Mode::Pool, engine));
+        let line = server.startup_line();
+        assert!(line.contains(&format!("{} engine", engine.name())), "{line}");
+    }
+}

@@ -1,6 +1,7 @@
 //! The live counters of a pool-mode server (`Server::stats`), read while it serves: a worker
 //! running a request is `Busy` with that request line and counts as in flight; every answered
 //! request is counted once in `served`; `connections` follows the connections open now.
+//! (That every snapshot adds up whatever the interleaving is `stats_props.rs`.)
 //!
 //! A request is held inside the app by a gate the test opens, so nothing depends on timing.
 //! Every pool-mode test runs once per engine (`common::each_engine!`): `name::shared` and
@@ -104,6 +105,10 @@ fn a_running_request_shows_its_worker_busy_with_its_request_line(engine: Engine)
     let idle = snapshot.workers.iter().filter(|w| **w == WorkerState::Idle).count();
     assert_eq!((snapshot.workers.len(), idle), (2, 1), "{snapshot:?}");
     assert_eq!((snapshot.served, snapshot.queued, snapshot.connections), (0, 0, 1), "{snapshot:?}");
+    // The handoff engine queued the connection on its way to a worker; the shared engine has no
+    // queue, and its `queued 0` must not read as "nothing waits".
+    assert_eq!(snapshot.queue_counted, engine == Engine::Handoff, "{snapshot:?}");
+    assert_eq!(snapshot.idle(), 0, "{snapshot:?}");
 
     gate.open();
     assert_eq!(read_response(&mut stream, false).text(), "done");

@@ -174,9 +174,24 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
         ..defaults
     };
     let mode = if args.single { Mode::Single } else { Mode::Pool };
-    let server = Server::bind(app, options, mode).map_err(|e| e.to_string())?;
+    let mut server = Server::bind(app, options, mode).map_err(|e| e.to_string())?;
     println!("{}", server.startup_line());
     let watch = args.watch.then(|| Watch::start(server.stats()));
+    if let Some(watch) = &watch {
+        // The view must draw its last frame before anything is printed below it, or its next
+        // redraw would erase the shutdown lines: so with --watch, Ctrl+C stops the view first.
+        let (stopper, handle) = (watch.stopper(), server.shutdown_handle());
+        server = server.ctrl_c(false);
+        ctrlc::set_handler(move || {
+            if handle.is_requested() {
+                std::process::exit(130); // a second Ctrl+C: now
+            }
+            stopper.stop();
+            eprintln!("\nShutting down (Ctrl+C again to quit at once)...");
+            handle.shutdown();
+        })
+        .map_err(|e| format!("cannot catch Ctrl+C: {e}"))?;
+    }
     let result = server.serve_forever().map_err(|e| e.to_string());
     drop(watch);
     result

@@ -3,11 +3,12 @@
 //! Each configuration gets its own server, started in this process on a free port of
 //! 127.0.0.1, measured with the [`bench`](mod@super::bench) and stopped. A configuration is a
 //! [`Setup`] (single mode, or a pool of N workers) and, for a pool, the [`Engine`] that runs
-//! it. The result is a table, a bar chart of requests per second, and a reading of what the
-//! numbers say: how throughput grows with workers (read within one engine), and how the engines
-//! compare at the same number of workers.
+//! it. The result is a table, a bar chart of successful (2xx/3xx) requests per second, and a
+//! reading of what the numbers say: which rows failed (and then nothing more), how the engines
+//! compare at the same number of workers, and how throughput grows with workers within one
+//! engine and which limit stops it (see [`reading`]).
 
-use super::bench::{self, BenchConfig, BenchReport, Progress, Stop};
+use super::bench::{self, BenchConfig, BenchReport, Latency, Progress, Stop};
 use crate::App;
 use crate::server::{Engine, Mode, Options, Server, default_threads};
 use colored::Colorize;
@@ -17,6 +18,9 @@ use std::net::TcpListener;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod reading;
+pub use reading::{cores, reading};
 
 /// What `--threads` names: wsgiref's single thread, or a pool of N workers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -154,6 +158,53 @@ pub struct Row {
     pub report: BenchReport,
 }
 
+impl Row {
+    /// Responses with a 2xx or 3xx status: the requests the server actually served.
+    pub fn succeeded(&self) -> u64 {
+        self.report.statuses.iter().filter(|(status, _)| (200..400).contains(*status)).map(|(_, n)| n).sum()
+    }
+
+    /// Responses with any other status (a 404, a 500...): complete, but not a success.
+    pub fn failed_statuses(&self) -> u64 {
+        self.report.statuses.iter().filter(|(status, _)| !(200..400).contains(*status)).map(|(_, n)| n).sum()
+    }
+
+    /// Requests that got no valid response at all (connect, timeout, reset, malformed).
+    pub fn errors(&self) -> u64 {
+        self.report.total_errors()
+    }
+
+    /// Whether any request failed, by its status or by a transport error: such a row says
+    /// nothing about how fast the server serves, and the reading refuses to read it.
+    pub fn failed(&self) -> bool {
+        self.failed_statuses() + self.errors() > 0
+    }
+
+    /// Successful responses per second: the bench's rate of completed responses, scaled by the
+    /// share of them that succeeded (so a 404 served fast counts for nothing).
+    ///
+    /// ```
+    /// # use std::{collections::BTreeMap, time::Duration};
+    /// # use wsgi_lab::lab::bench::{BenchReport, Fairness};
+    /// # use wsgi_lab::lab::compare::{Config, Row, Setup};
+    /// let report = BenchReport {
+    ///     url: "http://127.0.0.1:1/".into(), connections: 1, keep_alive: true,
+    ///     duration: Duration::from_secs(1), completed: 100, requests_per_sec: 100.0,
+    ///     latency: None, statuses: BTreeMap::from([(200, 75), (404, 25)]), errors: BTreeMap::new(),
+    ///     first_errors: BTreeMap::new(), bytes_received: 0, reconnects: 0, in_flight: 0,
+    ///     fairness: Fairness::from_counts(vec![100]),
+    /// };
+    /// let row = Row { config: Config::from(Setup::Threads(1)), report };
+    /// assert_eq!((row.ok_per_sec(), row.failed_statuses(), row.failed()), (75.0, 25, true));
+    /// ```
+    pub fn ok_per_sec(&self) -> f64 {
+        match self.report.completed {
+            0 => 0.0,
+            completed => self.report.requests_per_sec * self.succeeded() as f64 / completed as f64,
+        }
+    }
+}
+
 /// Starts a server for `config` (a [`Config`], or a [`Setup`] on the default engine), runs the
 /// workload against it, stops it.
 pub fn measure(workload: &Workload, config: impl Into<Config>) -> Result<Row, String> {
@@ -189,184 +240,48 @@ fn labels(rows: &[Row]) -> Vec<String> {
         .collect()
 }
 
-/// The table and the bar chart, as text.
+/// The table and the bar chart, as text. Rates count successful responses only (2xx and 3xx,
+/// see [`Row::ok_per_sec`]); a row with any other status or any transport error says `FAILED`
+/// in words, and its latencies are those of the responses it did get, failures included.
 pub fn render(rows: &[Row], color: bool) -> String {
     let labels = labels(rows);
     let width = labels.iter().map(|l| l.chars().count()).fold(12, usize::max);
     let mut out = format!(
-        "{:<width$} {:>10} {:>9} {:>9} {:>8} {:>7}\n",
-        "config", "req/s", "p50 ms", "p99 ms", "starved", "errors"
+        "{:<width$} {:>10} {:>8} {:>8} {:>8} {:>8} {:>12} {:>7} {:>8}  verdict\n",
+        "config", "ok req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "not 2xx/3xx", "errors", "starved"
     );
+    let red = |text: String, bad: bool| if color && bad { text.red().bold().to_string() } else { text };
     for (row, label) in rows.iter().zip(&labels) {
         let r = &row.report;
-        let (p50, p99) = r.latency.map_or((f64::NAN, f64::NAN), |l| (l.p50_ms, l.p99_ms));
-        let starved = r.fairness.starved;
-        let starved_text = format!("{starved:>8}");
-        let starved_text = if color && starved > 0 { starved_text.red().to_string() } else { starved_text };
+        let l = r.latency.unwrap_or(Latency {
+            p50_ms: f64::NAN,
+            p90_ms: f64::NAN,
+            p99_ms: f64::NAN,
+            max_ms: f64::NAN,
+        });
+        let starved = red(format!("{:>8}", r.fairness.starved), r.fairness.starved > 0);
+        let verdict = red(if row.failed() { "FAILED" } else { "OK" }.to_string(), row.failed());
         out += &format!(
-            "{label:<width$} {:>10.1} {:>9.1} {:>9.1} {starved_text} {:>7}\n",
-            r.requests_per_sec,
-            p50,
-            p99,
-            r.total_errors()
+            "{label:<width$} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>12} {:>7} {starved}  {verdict}\n",
+            row.ok_per_sec(),
+            l.p50_ms,
+            l.p90_ms,
+            l.p99_ms,
+            l.max_ms,
+            row.failed_statuses(),
+            row.errors(),
         );
     }
     out.push('\n');
-    let best = rows.iter().map(|r| r.report.requests_per_sec).fold(0.0, f64::max).max(1e-9);
+    let best = rows.iter().map(Row::ok_per_sec).fold(0.0, f64::max).max(1e-9);
     for (row, label) in rows.iter().zip(&labels) {
-        let rate = row.report.requests_per_sec;
+        let rate = row.ok_per_sec();
         let bar = "█".repeat(((rate / best) * 40.0).round() as usize);
         let bar = if color { bar.cyan().to_string() } else { bar };
-        out += &format!("{label:<width$} {bar} {rate:.1} req/s\n",);
+        let failed = if row.failed() { red(" FAILED".to_string(), true) } else { String::new() };
+        out += &format!("{label:<width$} {bar} {rate:.1} ok req/s{failed}\n");
     }
     out
-}
-
-/// What the rows say, from their numbers alone (no clock, no server): a pure function, so a
-/// test can hand it rows it made up.
-///
-/// Scaling is read within one engine, like with like: each pool row is set against the row
-/// with the fewest workers on the same engine, or against single mode, which has no engine and
-/// so serves as the one-worker baseline of every engine. With W workers busy on C connections,
-/// at most min(W, C) requests are served at once, so a workload that waits (sleep, I/O) should
-/// gain in proportion; a workload that computes stops gaining at the number of cores. The
-/// service time comes from Little's law on that first row: requests served at once ÷ requests
-/// per second.
-///
-/// Where two engines ran the same number of workers, a line before that one compares them;
-/// when no engine has two rows to set against each other, that line is the whole reading.
-pub fn reading(rows: &[Row], connections: usize) -> String {
-    if !rows.iter().any(|r| r.report.requests_per_sec > 0.0) {
-        return "no request completed: nothing to read".to_string();
-    }
-    let mut lines: Vec<String> = engine_reading(rows).into_iter().collect();
-    let (scaling, compared) = scaling_reading(rows, connections);
-    if lines.is_empty() || compared {
-        lines.push(scaling);
-    }
-    let starved: usize = rows.iter().map(|r| r.report.fairness.starved).sum();
-    if starved > 0 {
-        let last = lines.last_mut().expect("at least one line");
-        *last += &format!("; {starved} connections completed nothing (starved)");
-    }
-    lines.join("\n")
-}
-
-/// The scaling line, and whether some engine had two rows to set against each other.
-fn scaling_reading(rows: &[Row], connections: usize) -> (String, bool) {
-    let labels = labels(rows);
-    let mut engines: Vec<Engine> = Vec::new();
-    for row in rows.iter().filter(|r| r.config.setup != Setup::Single) {
-        if !engines.contains(&row.config.engine) {
-            engines.push(row.config.engine);
-        }
-    }
-    if engines.is_empty() {
-        engines.push(Engine::default()); // single mode alone: one group, its rows
-    }
-    let rate = |i: usize| rows[i].report.requests_per_sec;
-    // Requests served at once: one in single mode, else one per worker up to one per connection.
-    let busy = |i: usize| match rows[i].config.setup {
-        Setup::Single => 1.0,
-        Setup::Threads(n) => n.min(connections) as f64,
-    };
-    let (mut service, mut lagging, mut compared) = (Vec::new(), Vec::new(), false);
-    for engine in engines {
-        // This engine's pools, and single mode: the one-worker baseline of every engine.
-        let measured: Vec<usize> = (0..rows.len())
-            .filter(|&i| rows[i].config.setup == Setup::Single || rows[i].config.engine == engine)
-            .filter(|&i| rate(i) > 0.0)
-            .collect();
-        let Some(&base) = measured.iter().min_by(|&&a, &&b| busy(a).total_cmp(&busy(b))) else { continue };
-        compared |= measured.len() > 1;
-        service.push((format!("{:.1} ms", busy(base) * 1000.0 / rate(base)), engine.name()));
-        for &i in &measured {
-            let (ideal, gain) = (busy(i) / busy(base), rate(i) / rate(base));
-            if gain < 0.7 * ideal && !lagging.iter().any(|(j, _)| *j == i) {
-                lagging.push((i, format!("{} gains ×{gain:.1}, not ×{ideal:.0}", labels[i])));
-            }
-        }
-    }
-    let line = if lagging.is_empty() {
-        // One engine, or engines that share their baseline (single mode): one time, unnamed.
-        let service = match service.as_slice() {
-            [(time, _), rest @ ..] if rest.iter().all(|(t, _)| t == time) => time.clone(),
-            _ => service
-                .iter()
-                .map(|(time, engine)| format!("{time} with {engine}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        };
-        format!(
-            "throughput ≈ workers ÷ service time ({service}) while workers < connections ({connections}): \
-             more workers help as long as the work waits rather than computes"
-        )
-    } else {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let lagging: Vec<String> = lagging.into_iter().map(|(_, text)| text).collect();
-        format!(
-            "more workers stop helping ({}): the work needs a core while it runs, and this machine has {cores}",
-            lagging.join("; ")
-        )
-    };
-    (line, compared)
-}
-
-/// Engines side by side: at each thread count that ran on two engines, how many times the
-/// requests of the slower the faster served (a mean, if one was measured twice). Differences
-/// under 10% are called the same: two runs of one configuration differ that much. Thread counts
-/// in a row with the same verdict share one clause.
-fn engine_reading(rows: &[Row]) -> Option<String> {
-    let mut setups: Vec<Setup> =
-        rows.iter().map(|r| r.config.setup).filter(|&s| s != Setup::Single).collect();
-    setups.sort_unstable();
-    setups.dedup();
-    let mut clauses: Vec<(String, Vec<String>)> = Vec::new();
-    for setup in setups {
-        let rates: Vec<(&str, f64)> = Engine::ALL
-            .into_iter()
-            .filter_map(|engine| {
-                let same = rows.iter().filter(|r| r.config == Config::new(setup, engine));
-                let measured: Vec<f64> = same.map(|r| r.report.requests_per_sec).collect();
-                let mean = || measured.iter().sum::<f64>() / measured.len() as f64;
-                (!measured.is_empty()).then(|| (engine.name(), mean()))
-            })
-            .collect();
-        let (Some(&(fast, fast_rate)), Some(&(slow, slow_rate))) = (
-            rates.iter().max_by(|a, b| a.1.total_cmp(&b.1)),
-            rates.iter().min_by(|a, b| a.1.total_cmp(&b.1)),
-        ) else {
-            continue;
-        };
-        if rates.len() < 2 || fast_rate == 0.0 {
-            continue;
-        }
-        let ratio = fast_rate / slow_rate;
-        let verdict = if slow_rate == 0.0 {
-            format!("{slow} completed no request, unlike {fast},")
-        } else if ratio < 1.1 {
-            let names: Vec<&str> = rates.iter().map(|(name, _)| *name).collect();
-            format!("{} serve within 10% of each other", names.join(" and "))
-        } else {
-            format!("{fast} serves ×{ratio:.1} the requests of {slow}")
-        };
-        match clauses.last_mut() {
-            Some((last, counts)) if *last == verdict => counts.push(setup.to_string()),
-            _ => clauses.push((verdict, vec![setup.to_string()])),
-        }
-    }
-    let clauses: Vec<String> =
-        clauses.into_iter().map(|(verdict, counts)| format!("{verdict} at {}", and_list(&counts))).collect();
-    (!clauses.is_empty()).then(|| clauses.join("; "))
-}
-
-/// `a`, `a and b`, `a, b and c`.
-fn and_list(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
 }
 
 /// Measures every configuration in turn, printing the table, the chart and the reading at the
@@ -381,7 +296,7 @@ pub fn compare(
     for &config in configs {
         rows.push(measure(workload, config)?);
     }
-    write!(out, "{}\n{}\n", render(&rows, color), reading(&rows, workload.connections))
+    write!(out, "{}\n{}\n", render(&rows, color), reading(&rows, workload.connections, cores()))
         .map_err(|e| e.to_string())?;
     Ok(rows)
 }
@@ -416,8 +331,13 @@ pub fn interactive(
                 }
                 // A stable sort: the engines of one thread count stay in the order given.
                 rows.sort_by_key(|r| r.config.setup);
-                write!(out, "\n{}\n{}\n\n", render(&rows, color), reading(&rows, workload.connections))
-                    .map_err(io)?;
+                write!(
+                    out,
+                    "\n{}\n{}\n\n",
+                    render(&rows, color),
+                    reading(&rows, workload.connections, cores())
+                )
+                .map_err(io)?;
             }
             Err(message) => writeln!(out, "{message}").map_err(io)?,
         }

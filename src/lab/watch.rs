@@ -1,87 +1,214 @@
-//! The live view of `wsgi-lab serve --watch`: one line per worker (idle, or busy with which
-//! request for how long), then the queue, the open connections and the request rate.
+//! The live view of `wsgi-lab serve --watch`: the totals first (connections, split into
+//! queued, in flight and idle; requests served and the rate), then one line per worker (idle,
+//! or busy with which request for how long).
 //!
-//! On a terminal it redraws ten times a second with indicatif; elsewhere (a pipe, CI) it prints
-//! a plain status line every two seconds, and a summary when the server stops.
+//! Every frame comes from one [`Snapshot`], whose totals add up. On a terminal it redraws ten
+//! times a second with indicatif and fits the terminal's height (idle workers that do not fit
+//! collapse into one line); elsewhere (a pipe, CI) it prints the totals as one plain line each
+//! second in which they changed, and a summary when the server stops.
 
 use crate::stats::{Snapshot, Stats, WorkerState};
 use colored::Colorize;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// The lines of the view for one snapshot; `rate` is requests per second lately.
+/// The room the view has, in character cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Screen {
+    /// Lines the view may take.
+    pub rows: usize,
+    /// Characters a line may take.
+    pub cols: usize,
+}
+
+impl Screen {
+    /// The terminal's size from `LINES` and `COLUMNS` when the shell exports them, else the
+    /// classic 24 × 80. (The view leaves one line for the cursor.)
+    pub fn from_env() -> Screen {
+        let var = |name: &str, default: usize| {
+            std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).filter(|n| *n > 0).unwrap_or(default)
+        };
+        Screen { rows: var("LINES", 24).saturating_sub(1).max(1), cols: var("COLUMNS", 80) }
+    }
+}
+
+/// The lines of one frame: the totals of `snapshot`, then its workers, at most `screen.rows`
+/// lines of at most `screen.cols` characters. `rate` is requests per second lately; `now`
+/// dates the busy workers. Busy workers come before idle ones when not all fit; the workers
+/// left out are counted on one line.
 ///
 /// ```
-/// use wsgi_lab::lab::watch::render;
+/// use std::time::{Duration, Instant};
+/// use wsgi_lab::lab::watch::{Screen, layout};
 /// use wsgi_lab::stats::{Snapshot, WorkerState};
+/// let now = Instant::now();
+/// let busy = WorkerState::Busy { request_line: "GET /slow HTTP/1.1".into(), since: now - Duration::from_millis(1500) };
 /// let snapshot = Snapshot {
-///     workers: vec![WorkerState::Idle, WorkerState::Busy { request_line: "GET /slow HTTP/1.1".into(), since: std::time::Instant::now() }],
-///     served: 7, in_flight: 1, queued: 2, connections: 3, accepted: 4,
+///     workers: vec![WorkerState::Idle, busy],
+///     served: 7, in_flight: 1, queued: 2, connections: 4, accepted: 9, queue_counted: true,
 /// };
-/// let lines = render(&snapshot, 12.0);
-/// assert!(lines[0].contains("worker 0") && lines[0].contains("idle"));
-/// assert!(lines[1].contains("busy") && lines[1].contains("GET /slow HTTP/1.1"));
-/// assert!(lines[2].contains("queued 2") && lines[2].contains("connections 3") && lines[2].contains("12 req/s"));
+/// let lines = layout(&snapshot, 12.0, Screen { rows: 10, cols: 100 }, now);
+/// assert!(lines[0].contains("connections 4: queued 2 · in flight 1 · idle/reading 1"));
+/// assert!(lines[0].contains("7 served · 12 req/s"));
+/// assert!(lines[1].contains("worker 0") && lines[1].contains("idle"));
+/// assert!(lines[2].contains("busy") && lines[2].contains("GET /slow HTTP/1.1  for 1.5 s"));
 /// ```
-pub fn render(snapshot: &Snapshot, rate: f64) -> Vec<String> {
-    let now = Instant::now();
-    let mut lines: Vec<String> = (snapshot.workers.iter().enumerate())
-        .map(|(i, state)| match state {
-            WorkerState::Idle => format!("worker {i:<2} {}", "idle".green()),
-            WorkerState::Busy { request_line, since } => {
-                let secs = now.saturating_duration_since(*since).as_secs_f64();
-                format!("worker {i:<2} {}  {request_line}  for {secs:.1} s", "busy".yellow().bold())
-            }
-        })
-        .collect();
-    lines.push(summary(snapshot, rate));
+pub fn layout(snapshot: &Snapshot, rate: f64, screen: Screen, now: Instant) -> Vec<String> {
+    if screen.rows == 0 {
+        return Vec::new();
+    }
+    let mut lines = vec![fit(&summary(snapshot, rate), screen.cols)];
+    let room = screen.rows - 1;
+    let workers = &snapshot.workers;
+    let line = |i: usize| worker_line(i, &workers[i], screen.cols, now);
+    if workers.len() <= room {
+        lines.extend((0..workers.len()).map(line));
+        if !snapshot.queue_counted && room > workers.len() {
+            lines.push(fit(NO_QUEUE, screen.cols));
+        }
+        return lines;
+    }
+    if room == 0 {
+        return lines;
+    }
+    // One line counts the workers left out; the rest show busy workers, in worker order.
+    let busy: Vec<usize> = (0..workers.len()).filter(|i| workers[*i] != WorkerState::Idle).collect();
+    let shown = busy.len().min(room - 1);
+    lines.extend(busy[..shown].iter().map(|i| line(*i)));
+    let (busy_left, idle_left) = (busy.len() - shown, workers.len() - busy.len());
+    let more = if shown == 0 { "" } else { "more " };
+    let rest = match (busy_left, idle_left) {
+        (0, idle) => format!("… {idle} {more}{} idle", plural(idle, "worker")),
+        (busy, 0) => format!("… {busy} {more}{} busy", plural(busy, "worker")),
+        (busy, idle) => format!("… {} {more}workers: {busy} busy, {idle} idle", busy + idle),
+    };
+    lines.push(fit(&rest, screen.cols));
     lines
 }
 
+/// Why `queued` shows no number where the queue is not counted.
+const NO_QUEUE: &str = "queued —: this server keeps no queue of its own; ready connections wait in epoll or the OS backlog, uncounted";
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 { word.to_string() } else { format!("{word}s") }
+}
+
+/// The totals on one line. Where the queue is counted, the three parts add up to the
+/// connections; elsewhere the connections not running a request are one part.
 fn summary(s: &Snapshot, rate: f64) -> String {
-    format!(
-        "queued {} · in flight {} · connections {} · {:.0} req/s · {} served",
-        s.queued, s.in_flight, s.connections, rate, s.served
-    )
+    let split = if s.queue_counted {
+        format!("queued {} · in flight {} · idle/reading {}", s.queued, s.in_flight, s.idle())
+    } else {
+        format!("queued — · in flight {} · not running {}", s.in_flight, s.idle())
+    };
+    format!("connections {}: {split} │ {} served · {rate:.0} req/s", s.connections, s.served)
 }
 
-/// A running live view. Dropping it (or [`Watch::stop`]) ends it.
+/// `worker 3  busy  GET /x HTTP/1.1  for 1.2 s`, the request line cut to fit `cols`; the state
+/// word in colour.
+fn worker_line(i: usize, state: &WorkerState, cols: usize, now: Instant) -> String {
+    let prefix = format!("worker {i:<2} ");
+    let (word, rest) = match state {
+        WorkerState::Idle => ("idle", String::new()),
+        WorkerState::Busy { request_line, since } => {
+            let secs = now.saturating_duration_since(*since).as_secs_f64();
+            let tail = format!("  for {secs:.1} s");
+            let room = cols.saturating_sub(prefix.len() + 4 + 2 + tail.chars().count());
+            ("busy", format!("  {}{tail}", fit(request_line, room)))
+        }
+    };
+    let plain = fit(&format!("{prefix}{word}{rest}"), cols);
+    // Colour only when the word survived the cut whole (the prefix and word are ASCII).
+    if !plain.get(prefix.len()..).is_some_and(|rest| rest.starts_with(word)) {
+        return plain;
+    }
+    let painted = if word == "idle" { word.green() } else { word.yellow().bold() };
+    let after = &plain[prefix.len() + word.len()..];
+    format!("{prefix}{painted}{after}")
+}
+
+/// `text` cut to `cols` characters, an ellipsis marking the cut.
+fn fit(text: &str, cols: usize) -> String {
+    if text.chars().count() <= cols {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(cols.saturating_sub(1)).collect();
+    if cols > 0 {
+        cut.push('…');
+    }
+    cut
+}
+
+/// A running live view. Dropping it (or [`Watch::stop`]) draws a last frame and ends it.
 pub struct Watch {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    inner: Arc<Inner>,
 }
 
-impl Watch {
-    /// Starts drawing `stats` on stderr.
-    pub fn start(stats: Arc<Stats>) -> Watch {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let terminal = std::io::stderr().is_terminal();
-        let thread =
-            std::thread::spawn(move || if terminal { draw(&stats, &flag) } else { print(&stats, &flag) });
-        Watch { stop, thread: Some(thread) }
-    }
+/// Stops a [`Watch`] from another thread (a Ctrl+C handler, say), so that the last frame is
+/// drawn before the shutdown lines are printed below it.
+#[derive(Clone)]
+pub struct WatchStopper {
+    inner: Arc<Inner>,
+}
 
-    /// Stops the view and waits for its last line.
-    pub fn stop(mut self) {
-        self.finish();
-    }
+struct Inner {
+    stop: AtomicBool,
+    /// Taken by the first to stop the view; whoever comes later waits on the lock until the
+    /// thread has drawn its last frame.
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
 
-    fn finish(&mut self) {
+impl Inner {
+    fn finish(&self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
+        let mut thread = self.thread.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(thread) = thread.take() {
             let _ = thread.join();
         }
     }
 }
 
+impl Watch {
+    /// Starts drawing `stats` on stderr.
+    pub fn start(stats: Arc<Stats>) -> Watch {
+        let inner = Arc::new(Inner { stop: AtomicBool::new(false), thread: Mutex::new(None) });
+        let terminal = std::io::stderr().is_terminal();
+        let view = inner.clone();
+        let thread =
+            std::thread::spawn(
+                move || {
+                    if terminal { draw(&stats, &view.stop) } else { print(&stats, &view.stop) }
+                },
+            );
+        *inner.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread);
+        Watch { inner }
+    }
+
+    /// Stops the view and waits for its last frame (or, off a terminal, its summary line).
+    pub fn stop(self) {
+        self.inner.finish();
+    }
+
+    /// A handle that stops the view from elsewhere, as [`Watch::stop`] does.
+    pub fn stopper(&self) -> WatchStopper {
+        WatchStopper { inner: self.inner.clone() }
+    }
+}
+
+impl WatchStopper {
+    /// Stops the view and waits for its last frame; at once if it is stopped already.
+    pub fn stop(&self) {
+        self.inner.finish();
+    }
+}
+
 impl Drop for Watch {
     fn drop(&mut self) {
-        self.finish();
+        self.inner.finish();
     }
 }
 
@@ -107,33 +234,50 @@ fn draw(stats: &Stats, stop: &AtomicBool) {
     let mut bars: Vec<ProgressBar> = Vec::new();
     let mut rate = Rate { served: stats.served(), at: Instant::now() };
     let mut shown = 0.0;
-    while !stop.load(Ordering::SeqCst) {
+    loop {
+        // Read before the snapshot: a stop seen here still gets this last frame drawn.
+        let last = stop.load(Ordering::SeqCst);
         let snapshot = stats.snapshot();
         if rate.at.elapsed() >= Duration::from_secs(1) {
             shown = rate.update(snapshot.served);
         }
-        let lines = render(&snapshot, shown);
+        let lines = layout(&snapshot, shown, Screen::from_env(), Instant::now());
+        while bars.len() > lines.len() {
+            if let Some(bar) = bars.pop() {
+                view.remove(&bar);
+            }
+        }
         while bars.len() < lines.len() {
             bars.push(view.add(ProgressBar::new_spinner().with_style(style.clone())));
         }
         for (bar, line) in bars.iter().zip(lines) {
             bar.set_message(line);
         }
+        if last {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Finished bars stay drawn: the last frame remains above whatever is printed next.
     bars.iter().for_each(ProgressBar::finish);
 }
 
 fn print(stats: &Stats, stop: &AtomicBool) {
     let mut rate = Rate { served: stats.served(), at: Instant::now() };
     let started = Instant::now();
-    let mut next = Instant::now() + Duration::from_secs(2);
+    let mut next = Instant::now() + Duration::from_secs(1);
+    let mut printed: Option<Snapshot> = None;
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(50));
         if Instant::now() >= next {
             let snapshot = stats.snapshot();
-            eprintln!("{}", summary(&snapshot, rate.update(snapshot.served)));
-            next += Duration::from_secs(2);
+            let per_second = rate.update(snapshot.served);
+            // A line per second in which the totals moved: an idle server does not fill a log.
+            if printed.as_ref().is_none_or(|p| totals(p) != totals(&snapshot)) {
+                eprintln!("{}", summary(&snapshot, per_second));
+                printed = Some(snapshot);
+            }
+            next += Duration::from_secs(1);
         }
     }
     let snapshot = stats.snapshot();
@@ -142,4 +286,121 @@ fn print(stats: &Stats, stop: &AtomicBool) {
         "watch summary: {} served, {} connections accepted, {average:.0} req/s on average",
         snapshot.served, snapshot.accepted
     );
+}
+
+/// The numbers of a reading, without the workers' clocks.
+fn totals(s: &Snapshot) -> (usize, usize, usize, u64, u64) {
+    (s.connections, s.queued, s.in_flight, s.served, s.accepted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn busy(line: &str) -> WorkerState {
+        WorkerState::Busy { request_line: line.into(), since: Instant::now() }
+    }
+
+    /// `workers` with the busy ones at `busy_at`, and totals that add up.
+    fn snapshot(workers: usize, busy_at: &[usize], queue_counted: bool) -> Snapshot {
+        let workers: Vec<WorkerState> =
+            (0..workers)
+                .map(|i| {
+                    if busy_at.contains(&i) { busy(&format!("GET /{i} HTTP/1.1")) } else { WorkerState::Idle }
+                })
+                .collect();
+        let in_flight = busy_at.len();
+        Snapshot {
+            workers,
+            served: 3,
+            in_flight,
+            queued: 2,
+            connections: in_flight + 5,
+            accepted: 9,
+            queue_counted,
+        }
+    }
+
+    /// Characters on screen, colour codes left out.
+    fn width(line: &str) -> usize {
+        let mut n = 0;
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                chars.by_ref().find(|c| *c == 'm');
+            } else {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn a_frame_fits_every_height_and_width() {
+        let s = snapshot(17, &[2, 9, 16], true);
+        for rows in 0..25 {
+            for cols in [0, 1, 10, 11, 12, 13, 14, 40, 80] {
+                let lines = layout(&s, 1.0, Screen { rows, cols }, Instant::now());
+                assert!(lines.len() <= rows, "{rows} rows: {lines:?}");
+                assert!(lines.iter().all(|l| width(l) <= cols), "{cols} cols: {lines:?}");
+                if rows > 0 {
+                    assert_eq!(lines[0], fit(&summary(&s, 1.0), cols));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn idle_workers_that_do_not_fit_collapse_into_one_line() {
+        let s = snapshot(17, &[2, 9, 16], true);
+        let lines = layout(&s, 1.0, Screen { rows: 6, cols: 80 }, Instant::now());
+        assert_eq!(lines.len(), 5, "{lines:?}");
+        assert!(lines[0].starts_with("connections 8: queued 2 · in flight 3 · idle/reading 3"), "{lines:?}");
+        for (line, i) in lines[1..4].iter().zip([2, 9, 16]) {
+            assert!(
+                line.contains(&format!("worker {i:<2}")) && line.contains(&format!("GET /{i} ")),
+                "{line}"
+            );
+        }
+        assert_eq!(lines[4], "… 14 more workers idle");
+    }
+
+    #[test]
+    fn busy_workers_that_do_not_fit_are_counted_too() {
+        let s = snapshot(17, &[2, 9, 16], true);
+        let lines = layout(&s, 1.0, Screen { rows: 3, cols: 80 }, Instant::now());
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[1].contains("worker 2 "), "{lines:?}");
+        assert_eq!(lines[2], "… 16 more workers: 2 busy, 14 idle");
+        let lines = layout(&s, 1.0, Screen { rows: 2, cols: 80 }, Instant::now());
+        assert_eq!(lines[1], "… 17 workers: 3 busy, 14 idle");
+    }
+
+    #[test]
+    fn all_workers_show_when_they_fit() {
+        let s = snapshot(4, &[1], true);
+        let lines = layout(&s, 1.0, Screen { rows: 5, cols: 80 }, Instant::now());
+        assert_eq!(lines.len(), 5, "{lines:?}");
+        assert!(lines[1].contains("worker 0") && lines[1].contains("idle"), "{lines:?}");
+        assert!(lines[2].contains("busy") && lines[2].contains("GET /1 HTTP/1.1  for "), "{lines:?}");
+    }
+
+    #[test]
+    fn an_uncounted_queue_shows_no_number_and_says_why_when_there_is_room() {
+        let s = Snapshot { queued: 0, ..snapshot(2, &[0], false) };
+        let lines = layout(&s, 1.0, Screen { rows: 10, cols: 200 }, Instant::now());
+        assert!(lines[0].starts_with("connections 6: queued — · in flight 1 · not running 5"), "{lines:?}");
+        assert!(lines[3].starts_with("queued —: this server keeps no queue"), "{lines:?}");
+        let lines = layout(&s, 1.0, Screen { rows: 3, cols: 200 }, Instant::now());
+        assert_eq!(lines.len(), 3, "the note gives way to the workers: {lines:?}");
+    }
+
+    #[test]
+    fn a_long_request_line_is_cut_not_wrapped() {
+        let long = format!("GET /{} HTTP/1.1", "x".repeat(300));
+        let s = Snapshot { workers: vec![busy(&long)], ..snapshot(1, &[0], true) };
+        let lines = layout(&s, 1.0, Screen { rows: 5, cols: 60 }, Instant::now());
+        assert_eq!(width(&lines[1]), 60, "{lines:?}");
+        assert!(lines[1].contains("…  for "), "the time survives the cut: {lines:?}");
+    }
 }

@@ -27,6 +27,8 @@ pub(super) fn serve(
     shutdown: &ShutdownHandle,
 ) -> io::Result<()> {
     let cells = serving.stats.add_workers(threads.get());
+    // Only this engine has a queue to count: the live view shows it.
+    serving.stats.counts_queue();
     let pool = Pool::new(serving, listener, shutdown)?;
     let shared = Arc::new(Shared { pool, cells });
     // Dropped on any early return below, which joins the workers (they are idle).
