@@ -4,7 +4,7 @@
 //!
 //! A reading must be true as a whole: `queued + in flight + idle = connections` on every
 //! snapshot, `served` never going back, and as many busy workers as requests in flight. So all
-//! the totals live in one [`Counts`] behind one lock and change together at each transition,
+//! the totals live in one `Counts` behind one lock and change together at each transition,
 //! and a snapshot copies them at one moment. (Separate atomics read one after the other can
 //! mix moments: a request counted in flight after its connection was counted closed.)
 //!

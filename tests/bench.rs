@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use wsgi_lab::lab::bench::{BenchConfig, BenchError, ErrorKind, Progress, Stop, run};
+use wsgi_lab::lab::bench::{BenchConfig, BenchError, ErrorKind, Progress, Stop, run, run_open_loop};
 use wsgi_lab::{App, Mode, Options, Running, Server, apps};
 
 /// A wsgi-lab server in pool mode on a free port, shut down when dropped.
@@ -224,13 +224,101 @@ fn bad_settings_are_refused_before_anything_is_sent() {
         (config(url.clone(), 1, Stop::Requests(0)), "at least 1"),
         (BenchConfig { method: "GET /".into(), ..BenchConfig::new(url.clone()) }, "not an HTTP method"),
         (
-            BenchConfig { headers: vec![("X".into(), "a\r\nb".into())], ..BenchConfig::new(url) },
+            BenchConfig { headers: vec![("X".into(), "a\r\nb".into())], ..BenchConfig::new(url.clone()) },
             "header line",
         ),
         (BenchConfig::new("ftp://127.0.0.1/"), "only http://"),
+        (BenchConfig { rate: Some(0.0), ..BenchConfig::new(url.clone()) }, "the rate must be between"),
+        (BenchConfig { rate: Some(f64::NAN), ..BenchConfig::new(url.clone()) }, "the rate must be between"),
     ];
     for (config, words) in cases {
-        let error = run(&config).unwrap_err().to_string();
+        let error = match config.rate {
+            Some(_) => run_open_loop(&config).unwrap_err().to_string(),
+            None => run(&config).unwrap_err().to_string(),
+        };
         assert!(error.contains(words), "{error}");
     }
+}
+
+#[test]
+fn a_rate_is_an_open_loop_and_run_says_so() {
+    let config = BenchConfig { rate: Some(100.0), ..BenchConfig::new("http://127.0.0.1:9/") };
+    let error = run(&config).unwrap_err().to_string();
+    assert!(error.contains("call run_open_loop"), "{error}");
+    let error = run_open_loop(&BenchConfig::new("http://127.0.0.1:9/")).unwrap_err().to_string();
+    assert!(error.contains("needs a rate"), "{error}");
+}
+
+#[test]
+fn open_loop_latency_from_the_schedule_counts_the_stalls() {
+    // One keep-alive connection at 500 requests/s (one due every 2 ms) against a server that
+    // answers at once but stalls 50 ms on every 200th request. From the send, the stalls are
+    // 0.5 % of the requests, below the p99. From the schedule, each stall also delays the ~25
+    // requests due during it, by 50, 48, 46... ms: several percent, well above the p99.
+    let seen = Arc::new(AtomicUsize::new(0));
+    let addr = raw_server(move |mut stream| {
+        while read_head(&mut stream) {
+            if seen.fetch_add(1, Ordering::Relaxed) % 200 == 199 {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").is_err() {
+                break;
+            }
+        }
+    });
+    let config = BenchConfig {
+        rate: Some(500.0),
+        ..config(format!("http://{addr}/"), 1, Stop::Duration(Duration::from_millis(1200)))
+    };
+    let result = run_open_loop(&config).unwrap();
+    let (report, open) = (&result.report, &result.open_loop);
+    assert_eq!(report.total_errors(), 0, "{result}");
+    assert_eq!(open.due, 600);
+    assert!(report.completed >= 500, "{result}");
+    let (schedule, send) = (open.from_schedule.unwrap(), open.from_send.unwrap());
+    assert!(schedule.p99_ms >= 3.0 * send.p99_ms, "{result}");
+    assert!(schedule.p99_ms >= 20.0, "{result}");
+    assert!(send.max_ms >= 45.0, "the stalls themselves are measured from the send too: {result}");
+    assert!(open.fell_behind() && open.late >= 20, "{result}");
+    let text = result.to_string();
+    assert!(text.contains("WARNING the generator fell behind its schedule"), "{text}");
+    assert!(text.contains(&format!("{} of {} requests were sent late", open.late, open.sent)), "{text}");
+    assert!(text.contains("(from the schedule) · "), "{text}");
+    assert!(text.contains("≤ 50  "), "the histogram has a bucket for the stalls: {text}");
+    let json = result.to_json();
+    assert_eq!(json["open_loop"]["rate_asked"], 500.0);
+    assert_eq!(json["open_loop"]["late"], open.late);
+    assert_eq!(json["completed"], report.completed);
+}
+
+#[test]
+fn open_loop_at_a_low_rate_keeps_its_schedule() {
+    // A 2-CPU test machine sometimes stops a thread for tens of milliseconds, and the
+    // generator then truly is late and says so. So up to three runs, and one must keep its
+    // schedule; a generator that always warned, or always measured high, fails all three.
+    let server = serve(apps::hello);
+    let config = BenchConfig {
+        rate: Some(200.0),
+        ..config(url(&server, "/"), 2, Stop::Duration(Duration::from_millis(1000)))
+    };
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let result = run_open_loop(&config).unwrap();
+        let (report, open) = (&result.report, &result.open_loop);
+        assert_eq!(report.total_errors(), 0, "{result}");
+        assert_eq!(open.due, 200);
+        assert_eq!(open.sent, 200, "every request due is sent, late or not: {result}");
+        assert!((195..=200).contains(&report.completed), "{result}");
+        assert!((report.requests_per_sec - report.completed as f64).abs() < 1e-6, "over 1 s: {result}");
+        let (schedule, send) = (open.from_schedule.unwrap(), open.from_send.unwrap());
+        assert!(send.p50_ms <= schedule.p50_ms, "the schedule comes before the send: {result}");
+        let text = result.to_string();
+        assert!(text.contains("open loop at 200.0 requests/s"), "{text}");
+        assert_eq!(text.contains("WARNING"), open.fell_behind(), "{text}");
+        if !open.fell_behind() && schedule.p99_ms < 20.0 && send.p99_ms < 20.0 {
+            return;
+        }
+        seen.push(text);
+    }
+    panic!("three runs at 200 requests/s all fell behind or were slow:\n{}", seen.join("\n"));
 }

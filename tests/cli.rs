@@ -133,6 +133,21 @@ fn serve_prints_where_it_listens_and_bench_measures_it() {
 }
 
 #[test]
+fn bench_with_a_rate_runs_an_open_loop() {
+    let (mut server, _, url) = serve(&["--threads", "2", "--quiet"]);
+    let args = ["bench", &url, "--rate", "200", "-c", "2", "-d", "0.5", "--json", "--no-progress"];
+    let (code, stdout, stderr) = wsgi_lab(&args);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["open_loop"]["rate_asked"].as_f64(), Some(200.0), "{stdout}");
+    assert_eq!(report["statuses"]["200"].as_u64(), report["completed"].as_u64(), "{stdout}");
+    let (code, _, stderr) = wsgi_lab(&["bench", &url, "--rate", "0"]);
+    assert_eq!(code, 2, "a rate of 0 is refused as a bad argument: {stderr}");
+}
+
+#[test]
 fn watch_off_a_terminal_prints_plain_lines_and_a_summary_at_exit() {
     let (mut server, _, url) = serve(&["--threads", "3", "--watch"]);
     let (code, _, _) = wsgi_lab(&["bench", &url, "-n", "50", "-c", "2"]);

@@ -8,7 +8,10 @@ use std::time::Duration;
 use wsgi_lab::Engine::{self, Handoff, Shared};
 use wsgi_lab::apps::sleep;
 use wsgi_lab::lab::bench::{BenchReport, ErrorKind, Fairness, Latency};
-use wsgi_lab::lab::compare::{Config, Row, Setup, Workload, compare, cores, interactive, reading, render};
+use wsgi_lab::lab::compare::{
+    Config, Row, Setup, Workload, compare, compare_grid, cores, export, grid_reading, header, interactive,
+    plot, reading, render,
+};
 
 fn workload() -> Workload {
     Workload {
@@ -188,7 +191,7 @@ fn with_one_row_per_engine_the_engine_line_is_the_reading() {
 fn interactive_mode_reads_thread_counts_until_q() {
     let mut input = Cursor::new("2\nnot-a-number\nsingle\nq\n3\n");
     let mut out = Vec::new();
-    let rows = interactive(&workload(), &[Engine::default()], &mut input, &mut out, false).unwrap();
+    let rows = interactive("sleep", &workload(), &[Engine::default()], &mut input, &mut out, false).unwrap();
     // The rows are kept sorted; the line after `q` is never read.
     let setups: Vec<Setup> = rows.iter().map(|r| r.config.setup).collect();
     assert_eq!(setups, [Setup::Single, Setup::Threads(2)]);
@@ -202,7 +205,8 @@ fn interactive_mode_measures_each_thread_count_on_each_engine() {
     let quick = Workload { duration: Duration::from_millis(150), ..workload() };
     let mut out = Vec::new();
     let rows =
-        interactive(&quick, &[Handoff, Shared], &mut Cursor::new("2\nsingle\n"), &mut out, false).unwrap();
+        interactive("sleep", &quick, &[Handoff, Shared], &mut Cursor::new("2\nsingle\n"), &mut out, false)
+            .unwrap();
     let labels: Vec<String> = rows.iter().map(|r| r.config.to_string()).collect();
     assert_eq!(labels, ["single", "2 threads (handoff)", "2 threads (shared)"]);
     let text = String::from_utf8(out).unwrap();
@@ -211,7 +215,8 @@ fn interactive_mode_measures_each_thread_count_on_each_engine() {
 
 #[test]
 fn interactive_mode_ends_at_end_of_input() {
-    let rows = interactive(&workload(), &[Shared], &mut Cursor::new("1\n"), &mut Vec::new(), false).unwrap();
+    let rows = interactive("sleep", &workload(), &[Shared], &mut Cursor::new("1\n"), &mut Vec::new(), false)
+        .unwrap();
     assert_eq!(rows.len(), 1);
 }
 
@@ -329,19 +334,282 @@ fn a_path_that_is_not_found_is_a_failure_not_a_rate() {
     let text = String::from_utf8(out).unwrap();
     assert!(rows[0].failed() && rows[0].ok_per_sec() == 0.0, "{text}");
     let n = rows[0].report.statuses[&404];
-    assert!(text.contains(&format!(" of {} responses were 404; check --path", thousands(n))), "{text}");
+    // The count as written (35,317), compared without its thousands separators.
+    assert!(text.replace(',', "").contains(&format!(" of {n} responses were 404; check --path")), "{text}");
     assert!(text.contains("FAILED") && !text.contains("Little's law"), "{text}");
 }
 
-/// `35317` → `35,317`, as the reading writes counts.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
+/// `row` at `connections` connections.
+fn at(connections: usize, setup: Setup, engine: Engine, rate: f64) -> Row {
+    let mut row = row(setup, engine, rate);
+    row.report.connections = connections;
+    row
+}
+
+#[test]
+fn the_header_says_the_load() {
+    let hello =
+        Workload { path: "/".into(), connections: 10, duration: Duration::from_secs(2), ..workload() };
+    let configs = Config::all(&[Setup::Single, Setup::Threads(2)], &[Handoff]);
+    assert_eq!(
+        header("hello", &hello, &[10], &configs, 2),
+        "hello at /, 10 keep-alive connections, 2 s per row, engine handoff, 2 cores"
+    );
+    let configs = Config::all(&[Setup::Threads(2)], &[Shared, Handoff]);
+    let quick = Workload { duration: Duration::from_millis(200), ..hello.clone() };
+    assert_eq!(
+        header("sleep", &quick, &[3, 10, 100], &configs, 1),
+        "sleep at /, 3, 10 and 100 keep-alive connections, 200 ms per row, engines shared and handoff, 1 core"
+    );
+    // Single mode alone runs no engine, and the header names none.
+    assert_eq!(
+        header("hello", &hello, &[1], &[Config::from(Setup::Single)], 4),
+        "hello at /, 1 keep-alive connection, 2 s per row, 4 cores"
+    );
+}
+
+#[test]
+fn the_grid_reading_reads_scaling_within_one_connection_count() {
+    // Sleeping work of 50 ms: with 1 connection 5 threads gain nothing, with 10 they gain ×5.
+    // Read together, 10 conns × 5 threads against 1 conn × 1 thread would claim ×5 for the
+    // workers and ×1 for the connections alike.
+    let rows = [
+        at(1, Setup::Threads(1), Shared, 20.0),
+        at(1, Setup::Threads(5), Shared, 20.0),
+        at(10, Setup::Threads(1), Shared, 20.0),
+        at(10, Setup::Threads(5), Shared, 100.0),
+    ];
+    let text = grid_reading(&rows, 2);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "with 1 connection:", "{text}");
+    assert!(
+        lines[2].starts_with("  5 threads (shared) ×1.0 (at most ×1 with 1 connection, not ×5)"),
+        "{text}"
+    );
+    assert!(lines[2].contains("the connections are the limit"), "{text}");
+    assert_eq!(lines[3], "with 10 connections:", "{text}");
+    assert!(lines[5].starts_with("  5 threads (shared) ×5.0 (×5 predicted): throughput ≈ workers"), "{text}");
+    assert_eq!(lines.len(), 6, "{text}");
+    // Engines are read within one count too, and so is scaling within one engine.
+    let rows = [
+        at(4, Setup::Threads(1), Shared, 50.0),
+        at(4, Setup::Threads(1), Handoff, 25.0),
+        at(8, Setup::Threads(1), Shared, 50.0),
+        at(8, Setup::Threads(1), Handoff, 50.0),
+        at(8, Setup::Threads(2), Handoff, 100.0),
+    ];
+    let text = grid_reading(&rows, 2);
+    assert!(
+        text.contains("with 4 connections:\n  shared serves ×2.0 the requests of handoff at 1 thread"),
+        "{text}"
+    );
+    assert!(
+        text.contains("with 8 connections:\n  shared and handoff serve within 10% of each other"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  against 1 thread (handoff)") && !text.contains("against 1 thread (shared)"),
+        "{text}"
+    );
+    // One count: the reading of before, with no heading.
+    let rows = [at(4, Setup::Threads(1), Shared, 20.0), at(4, Setup::Threads(2), Shared, 40.0)];
+    assert_eq!(grid_reading(&rows, 2), reading(&rows, 4, 2));
+    // A failure anywhere: no rate is read, at any count.
+    let mut failed = outcome(Setup::Threads(2), &[(404, 10)], &[]);
+    failed.report.connections = 8;
+    let rows = [at(4, Setup::Threads(1), Shared, 20.0), failed];
+    let text = grid_reading(&rows, 2);
+    assert!(text.starts_with("8 conns, 2 threads (handoff): 10 of 10 responses were 404"), "{text}");
+    assert!(!text.contains("Little's law") && text.ends_with("fix the cause and run again"), "{text}");
+}
+
+#[test]
+fn a_grid_has_a_row_per_connection_count_and_configuration() {
+    let quick = Workload { duration: Duration::from_millis(150), ..workload() };
+    let configs = [Setup::Threads(1), Setup::Threads(2)].map(Config::from);
+    let mut out = Vec::new();
+    let rows = compare_grid(&quick, &[1, 4], &configs, &mut out, false).unwrap();
+    let cells: Vec<(usize, Setup)> = rows.iter().map(|r| (r.report.connections, r.config.setup)).collect();
+    assert_eq!(
+        cells,
+        [(1, Setup::Threads(1)), (1, Setup::Threads(2)), (4, Setup::Threads(1)), (4, Setup::Threads(2))]
+    );
+    let text = String::from_utf8(out).unwrap();
+    for label in ["1 conn, 1 thread ", "1 conn, 2 threads ", "4 conns, 1 thread ", "4 conns, 2 threads "] {
+        assert_eq!(text.lines().filter(|l| l.starts_with(label)).count(), 2, "{label}:\n{text}");
     }
-    out
+    assert!(text.contains("with 1 connection:\n") && text.contains("with 4 connections:\n"), "{text}");
+}
+
+#[test]
+fn the_plot_draws_a_line_per_connection_count_and_engine() {
+    let rows = [
+        at(1, Setup::Single, Shared, 10.0),
+        at(1, Setup::Threads(1), Shared, 20.0),
+        at(1, Setup::Threads(2), Shared, 20.0),
+        at(1, Setup::Threads(1), Handoff, 20.0),
+        at(1, Setup::Threads(2), Handoff, 20.0),
+        at(10, Setup::Threads(1), Shared, 20.0),
+        at(10, Setup::Threads(2), Shared, 40.0),
+        at(10, Setup::Threads(1), Handoff, 18.0),
+        at(10, Setup::Threads(2), Handoff, 36.0),
+        outcome(Setup::Threads(4), &[(500, 10)], &[]),
+    ];
+    let names: Vec<String> = plot::series(&rows).into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["1 conn, shared", "1 conn, handoff", "10 conns, shared", "10 conns, handoff"]);
+    let svg = plot::svg(&rows).unwrap();
+    check_svg(&svg, 4);
+    for name in names {
+        assert_eq!(svg.lines().filter(|l| *l == name).count(), 2, "{name} in each legend:\n{svg}");
+    }
+}
+
+/// An SVG document, tags balanced, with one `<polyline` per series in each of its two charts
+/// (the series are drawn 2 pixels wide; the axes, also polylines, 1).
+fn check_svg(svg: &str, series: usize) {
+    assert!(svg.trim_start().starts_with("<svg"), "{svg}");
+    assert!(svg.trim_end().ends_with("</svg>"), "{svg}");
+    let mut open: Vec<&str> = Vec::new();
+    let mut rest = svg;
+    while let Some(start) = rest.find('<') {
+        let end = start + rest[start..].find('>').expect("every tag closes");
+        let tag = &rest[start + 1..end];
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(open.pop(), Some(name.trim()), "unbalanced at {tag:?}");
+        } else if !tag.ends_with('/') && !tag.starts_with('?') && !tag.starts_with('!') {
+            open.push(tag.split_whitespace().next().unwrap());
+        }
+        rest = &rest[end + 1..];
+    }
+    assert!(open.is_empty(), "unclosed: {open:?}");
+    let lines = svg.lines().filter(|l| l.starts_with("<polyline") && l.contains(r#"stroke-width="2""#));
+    assert_eq!(lines.count(), 2 * series, "{svg}");
+}
+
+/// The table's rows as the command printed them: label, then the nine columns.
+fn table(stdout: &str) -> Vec<(String, Vec<String>)> {
+    let block = stdout.split("\n\n").nth(1).unwrap();
+    block
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let (label, columns) = words.split_at(words.len() - 9);
+            (label.join(" "), columns.iter().map(|c| c.to_string()).collect())
+        })
+        .collect()
+}
+
+#[test]
+fn the_exports_hold_the_printed_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (json, csv, svg) = (file("rows.json"), file("rows.csv"), file("rows.svg"));
+    let args = [
+        "compare",
+        "--app",
+        "hello",
+        "--path",
+        "/",
+        "--threads",
+        "1,2",
+        "--engine",
+        "shared,handoff",
+        "-c",
+        "2,3",
+        "-d",
+        "200ms",
+        "--json",
+        &json,
+        "--csv",
+        &csv,
+        "--plot",
+        &svg,
+    ];
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_wsgi-lab")).args(args).output().unwrap();
+    let stdout = String::from_utf8(run.stdout).unwrap();
+    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        stdout.starts_with(&format!(
+            "hello at /, 2 and 3 keep-alive connections, 200 ms per row, engines shared and handoff, {}\n\n",
+            cores_text()
+        )),
+        "{stdout}"
+    );
+    let printed = table(&stdout);
+    assert_eq!(printed.len(), 8, "{stdout}");
+    assert_eq!(printed[0].0, "2 conns, 1 thread (shared)", "{stdout}");
+    assert_eq!(printed[7].0, "3 conns, 2 threads (handoff)", "{stdout}");
+
+    let records: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let records = records.as_array().unwrap();
+    let lines: Vec<String> = std::fs::read_to_string(&csv).unwrap().lines().map(String::from).collect();
+    assert_eq!(lines[0], export::COLUMNS.join(","));
+    assert_eq!((records.len(), lines.len()), (8, 9));
+    let decimals = [1, 2, 2, 2, 2];
+    let numbers = ["ok_per_sec", "p50_ms", "p90_ms", "p99_ms", "max_ms"];
+    for ((i, (label, columns)), record) in printed.iter().enumerate().zip(records) {
+        let fields: Vec<&str> = lines[i + 1].split(',').collect();
+        assert_eq!(fields.len(), export::COLUMNS.len(), "{}", lines[i + 1]);
+        let field = |name: &str| fields[export::COLUMNS.iter().position(|c| *c == name).unwrap()];
+        let threads = record["threads"].as_u64().unwrap();
+        let engine = record["engine"].as_str().unwrap();
+        let connections = record["connections"].as_u64().unwrap();
+        assert_eq!(*label, format!("{connections} conns, {}", record["config"].as_str().unwrap()));
+        assert!(label.ends_with(&format!("({engine})")) && label.contains(&format!(" {threads} thread")));
+        assert_eq!(
+            [field("config"), field("engine"), field("connections"), field("threads")],
+            [record["config"].as_str().unwrap(), engine, &connections.to_string(), &threads.to_string()]
+        );
+        for ((name, decimals), printed) in numbers.iter().zip(decimals).zip(columns) {
+            let value = record[name].as_f64().unwrap();
+            assert_eq!(format!("{value:.decimals$}"), *printed, "{name} of {label}");
+            assert_eq!(field(name).parse::<f64>().unwrap(), value, "{name} of {label}");
+        }
+        for (j, name) in ["not_2xx_3xx", "errors", "starved"].into_iter().enumerate() {
+            assert_eq!(record[name].as_u64().unwrap().to_string(), columns[5 + j], "{name} of {label}");
+            assert_eq!(field(name), columns[5 + j], "{name} of {label}");
+        }
+        assert_eq!((record["verdict"].as_str().unwrap(), field("verdict")), ("OK", &*columns[8]));
+    }
+    // Two connection counts on two engines: four lines in each chart.
+    check_svg(&std::fs::read_to_string(&svg).unwrap(), 4);
+}
+
+#[test]
+fn interactive_mode_takes_commands_from_a_pipe() {
+    let quick = Workload { duration: Duration::from_millis(100), ..workload() };
+    let script = "help\n\n1\n\nconnections 2\n1\nengine shared\nengine nope\nduration 80ms\napp nope\n\
+                  app hello\npath nope\npath /\n2\nq\n1\n";
+    let mut out = Vec::new();
+    let rows = interactive("sleep", &quick, &[Handoff], &mut Cursor::new(script), &mut out, false).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    // The header at start, and again after each change.
+    assert!(
+        text.starts_with(&format!(
+            "sleep at /?ms=20, 4 keep-alive connections, 100 ms per row, engine handoff, {}",
+            cores_text()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("app NAME") && text.contains("connections N"), "help:\n{text}");
+    // Empty lines add nothing: one row at 4 connections, then one at 2, each read on its own.
+    assert_eq!(text.lines().filter(|l| l.starts_with("4 conns, 1 thread ")).count(), 2, "{text}");
+    assert!(text.contains("sleep at /?ms=20, 2 keep-alive connections"), "{text}");
+    assert!(text.contains("engine shared, ") && text.contains("no engine \"nope\""), "{text}");
+    assert!(text.contains("80 ms per row") && text.contains("no built-in app \"nope\""), "{text}");
+    assert!(text.contains("\"nope\" is not a path"), "{text}");
+    // Another app is another load: the table starts over, once.
+    assert_eq!(text.matches("another load: the table starts over").count(), 1, "{text}");
+    assert!(text.contains("hello at /, 2 keep-alive connections, 80 ms per row, engine shared"), "{text}");
+    let cells: Vec<(usize, String)> =
+        rows.iter().map(|r| (r.report.connections, r.config.to_string())).collect();
+    assert_eq!(cells, [(2, "2 threads (shared)".to_string())]);
+    assert!(rows[0].report.url.ends_with('/'), "{}", rows[0].report.url);
+    assert_eq!(text.matches("threads (a number").count(), 15, "one prompt per line read:\n{text}");
+}
+
+/// `2 cores`, as the header says this machine's.
+fn cores_text() -> String {
+    if cores() == 1 { "1 core".to_string() } else { format!("{} cores", cores()) }
 }

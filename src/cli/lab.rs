@@ -5,6 +5,7 @@ use clap::Args;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::panic::{self, PanicHookInfo};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -40,6 +41,19 @@ pub struct BenchArgs {
     /// The report as JSON, for scripts.
     #[arg(long)]
     json: bool,
+    /// Open loop: send this many requests per second in total, each at its scheduled time
+    /// rather than when the previous one returns; latency is then also measured from the
+    /// schedule (corrected for coordinated omission).
+    #[arg(long, value_name = "PER_SEC", value_parser = rate)]
+    rate: Option<f64>,
+}
+
+/// A positive number of requests per second (the bench checks the range it supports).
+fn rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!("{text:?} is not a rate: give requests per second, such as 2000")),
+    }
 }
 
 fn header(text: &str) -> Result<(String, String), String> {
@@ -65,12 +79,19 @@ pub fn bench(args: BenchArgs, output: Output) -> Result<(), String> {
         body: args.body.unwrap_or_default().into_bytes(),
         headers: args.headers,
         progress: if output.progress { Progress::Stderr } else { Progress::Quiet },
+        rate: args.rate,
         ..BenchConfig::new(args.url)
     };
-    let report = bench::run(&config).map_err(|e| e.to_string())?;
+    let (json, text) = if config.rate.is_some() {
+        let report = bench::run_open_loop(&config).map_err(|e| e.to_string())?;
+        (report.to_json(), report.render(output.color))
+    } else {
+        let report = bench::run(&config).map_err(|e| e.to_string())?;
+        (report.to_json(), report.render(output.color))
+    };
     match args.json {
-        true => println!("{}", report.to_json()),
-        false => print!("{}", report.render(output.color)),
+        true => println!("{json}"),
+        false => print!("{text}"),
     }
     Ok(())
 }
@@ -90,16 +111,29 @@ pub struct CompareArgs {
     /// The path (and query) to request.
     #[arg(long, default_value = "/?ms=50")]
     path: String,
-    /// Concurrent keep-alive connections.
-    #[arg(long, short, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    connections: u32,
+    /// Concurrent keep-alive connections, comma-separated: with more than one count, every
+    /// configuration is measured at each, and each count is read on its own.
+    #[arg(long, short, value_name = "LIST", value_delimiter = ',', default_value = "10",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    connections: Vec<u32>,
     /// How long each configuration is measured.
     #[arg(long, short, default_value = "2", value_parser = seconds)]
     duration: Duration,
     /// Ask for thread counts one at a time, adding a row each time (a row per engine; reads
-    /// standard input).
+    /// standard input); commands change the app, path, connections, duration or engines
+    /// (`help` lists them).
     #[arg(long, short)]
     interactive: bool,
+    /// Also write every row to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Also write every row to FILE as CSV.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// Also draw ok req/s and p99 against threads to FILE as SVG, a line per connection count
+    /// and engine.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
 }
 
 pub fn compare(args: CompareArgs, output: Output) -> Result<(), String> {
@@ -107,31 +141,53 @@ pub fn compare(args: CompareArgs, output: Output) -> Result<(), String> {
         let names: Vec<&str> = apps::APPS.iter().map(|(n, _)| *n).collect();
         format!("no built-in app {:?}; choose one of {}", args.app, names.join(", "))
     })?;
+    let mut connections: Vec<usize> = args.connections.iter().map(|&c| c as usize).collect();
+    connections.dedup();
+    if args.interactive && connections.len() > 1 {
+        return Err("interactive mode measures one connection count: give --connections one number".into());
+    }
     let workload = Workload {
         app,
         path: args.path,
-        connections: args.connections as usize,
+        connections: connections[0],
         duration: args.duration,
         progress: output.progress && std::io::stderr().is_terminal(),
     };
+    let configs = Config::all(&args.threads, &args.engine);
     let mut out = std::io::stdout();
+    if !args.interactive {
+        // Interactive mode prints its own, at start and after each command that changes it.
+        println!("{}\n", compare::header(&args.app, &workload, &connections, &configs, compare::cores()));
+    }
     // The app runs in this process: without this, each of its panics (the `error` app panics
     // on every request) would print its own lines on stderr, tens of thousands of them.
     let panics = PanicTally::install();
     let result = match args.interactive {
         true => compare::interactive(
+            &args.app,
             &workload,
             &args.engine,
             &mut std::io::stdin().lock(),
             &mut out,
             output.color,
         ),
-        false => {
-            compare::compare(&workload, &Config::all(&args.threads, &args.engine), &mut out, output.color)
-        }
+        false => compare::compare_grid(&workload, &connections, &configs, &mut out, output.color),
     };
     print!("{}", panics.finish());
-    result.map(|_| ())
+    let rows = result?;
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    if let Some(path) = &args.json {
+        write(path, compare::export::to_json(&rows))?;
+    }
+    if let Some(path) = &args.csv {
+        write(path, compare::export::to_csv(&rows))?;
+    }
+    if let Some(path) = &args.plot {
+        write(path, compare::plot::svg(&rows)?)?;
+    }
+    Ok(())
 }
 
 /// Panics counted instead of printed, while `compare` measures: a panic hook for the duration

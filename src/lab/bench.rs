@@ -1,5 +1,5 @@
-//! `wsgi-lab bench`: a closed-loop HTTP/1.1 load generator on plain threads, the lab's own
-//! `wrk`.
+//! `wsgi-lab bench`: a closed-loop (or, with a rate, open-loop) HTTP/1.1 load generator on
+//! plain threads, the lab's own `wrk` (and `wrk2`).
 //!
 //! Each of C connections runs on a thread of its own: send a request, read the whole
 //! response, send the next. A server that answers slowly therefore gets fewer requests, as
@@ -9,6 +9,12 @@
 //! errors); the tallies are added up into a [`BenchReport`] at the end, so the threads share
 //! nothing but a few atomic counters while they run.
 //!
+//! With a [`rate`](BenchConfig::rate), [`run_open_loop`] sends on a schedule instead: request
+//! k is due k / rate after the start, whether or not earlier ones have been answered, and
+//! latency is measured both from that scheduled time and from the actual send (see
+//! [`OpenLoopReport`]). Connections still send one request at a time, so a stalled server
+//! makes the later sends late, and the latency from the schedule shows it.
+//!
 //! | file | what it holds |
 //! |---|---|
 //! | `bench.rs` | [`BenchConfig`], [`run`]: start the connections, wait, add up |
@@ -17,13 +23,16 @@
 //! | `bench/progress.rs` | [`Progress`]: a line on stderr, a callback, or nothing |
 //! | `bench/response.rs` | reading a response: head, then body by length, chunks or close |
 //! | `bench/report.rs` | [`BenchReport`], [`Fairness`], [`ErrorKind`]: JSON and text |
+//! | `bench/open_loop.rs` | [`OpenLoopReport`], [`OpenLoop`], [`Tail`]: the schedule, two latencies, a histogram |
 
+mod open_loop;
 mod progress;
 mod report;
 mod response;
 mod target;
 mod worker;
 
+pub use open_loop::{Bucket, LATE_AFTER_MS, OpenLoop, OpenLoopReport, Tail};
 pub use progress::{Progress, Tick};
 pub use report::{BenchReport, ErrorKind, Fairness, Latency};
 pub use target::Target;
@@ -35,7 +44,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 use std::{fmt, io, net::SocketAddr, thread};
-use worker::{Counter, Gate, Plan, Shared, Tally};
+use worker::{Counter, Gate, Plan, Schedule, Shared, Tally};
 
 /// How often the progress display is updated.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -96,6 +105,10 @@ pub struct BenchConfig {
     pub timeout: Duration,
     /// How to show progress; default [`Progress::Quiet`].
     pub progress: Progress,
+    /// Open loop: requests per second across all connections, each sent at its scheduled
+    /// time rather than when the previous one returns; run it with [`run_open_loop`].
+    /// Default `None`, the closed loop.
+    pub rate: Option<f64>,
 }
 
 impl BenchConfig {
@@ -122,6 +135,7 @@ impl Default for BenchConfig {
             headers: Vec::new(),
             timeout: Duration::from_secs(10),
             progress: Progress::Quiet,
+            rate: None,
         }
     }
 }
@@ -200,6 +214,49 @@ impl std::error::Error for BenchError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
+    if config.rate.is_some() {
+        // The report of `run` has no room for the latency from the schedule, and printing
+        // only the one from the send would hide exactly what an open loop is for.
+        return Err(BenchError::Settings("a rate makes an open-loop bench: call run_open_loop".into()));
+    }
+    measure(config).map(|(report, _)| report)
+}
+
+/// Runs an open-loop bench at `config.rate` requests per second and returns what it
+/// measured, latency from the schedule included.
+///
+/// ```
+/// use std::net::TcpListener;
+/// use std::time::Duration;
+/// use wsgi_lab::lab::bench::{run_open_loop, BenchConfig, Stop};
+/// use wsgi_lab::{apps, Mode, Options, Server};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let server = Server::from_listener(listener, apps::hello, Options::default(), Mode::Pool)?
+///     .log_requests(false)
+///     .spawn();
+/// let config = BenchConfig {
+///     connections: 2,
+///     rate: Some(100.0),
+///     stop: Stop::Requests(20),
+///     ..BenchConfig::new(format!("{}/", server.url()))
+/// };
+/// let report = run_open_loop(&config)?;
+/// assert_eq!(report.report.completed, 20);
+/// assert_eq!(report.open_loop.sent, 20);
+/// println!("{report}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn run_open_loop(config: &BenchConfig) -> Result<OpenLoopReport, BenchError> {
+    if config.rate.is_none() {
+        return Err(BenchError::Settings("an open-loop bench needs a rate".into()));
+    }
+    let (report, open_loop) = measure(config)?;
+    Ok(OpenLoopReport { report, open_loop: open_loop.expect("a rate gives open-loop figures") })
+}
+
+/// Runs either loop: the report, and the open loop's figures when there is a rate.
+fn measure(config: &BenchConfig) -> Result<(BenchReport, Option<OpenLoop>), BenchError> {
     let target = Target::parse(&config.url)?;
     check(config)?;
     let connections = match config.stop {
@@ -221,6 +278,7 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
             Stop::Requests(n) => Some(n),
             Stop::Duration(_) => None,
         },
+        schedule: config.rate.map(|rate| Schedule { rate, connections }),
     };
     let shared = Shared {
         tickets: AtomicU64::new(0),
@@ -277,6 +335,9 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
         }
         display.finish();
         let elapsed = match config.stop {
+            // An open loop's threads leave once nothing more is due, a moment before the end;
+            // the schedule still covered the whole window.
+            Stop::Duration(d) if config.rate.is_some() => d,
             // Threads blocked on a read notice the end a moment late; the measured window is
             // the configured one all the same.
             Stop::Duration(d) => start.elapsed().min(d),
@@ -301,6 +362,13 @@ fn check(config: &BenchConfig) -> Result<(), BenchError> {
     if config.timeout.is_zero() {
         return bad("the timeout must be more than zero".into());
     }
+    if let Some(rate) = config.rate {
+        // Below one request a minute a bench measures nothing in any sensible time; above a
+        // million a second the schedule is finer than the threads can keep.
+        if !(1.0 / 60.0..=1e6).contains(&rate) {
+            return bad(format!("the rate must be between 1/60 and 1000000 requests/s, not {rate}"));
+        }
+    }
     let token = |s: &str| {
         !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
     };
@@ -316,14 +384,26 @@ fn check(config: &BenchConfig) -> Result<(), BenchError> {
 }
 
 /// Adds the connections' tallies up into the report.
-fn add_up(config: &BenchConfig, connections: usize, elapsed: Duration, tallies: Vec<Tally>) -> BenchReport {
-    let mut latency = Tally::new().latency;
+fn add_up(
+    config: &BenchConfig,
+    connections: usize,
+    elapsed: Duration,
+    tallies: Vec<Tally>,
+) -> (BenchReport, Option<OpenLoop>) {
+    let mut latency = worker::new_histogram();
+    let mut from_schedule = worker::new_histogram();
+    let (mut taken, mut sent, mut late, mut late_idle) = (0, 0, 0, 0);
     let mut statuses = BTreeMap::new();
     let mut errors: BTreeMap<ErrorKind, u64> = ErrorKind::ALL.iter().map(|&k| (k, 0)).collect();
     let mut first_errors = BTreeMap::new();
     let (mut bytes_received, mut reconnects, mut in_flight) = (0, 0, 0);
     for tally in &tallies {
         add_histogram(&mut latency, &tally.latency);
+        if let Some(h) = &tally.from_schedule {
+            add_histogram(&mut from_schedule, h);
+        }
+        (taken, sent) = (taken + tally.taken, sent + tally.sent);
+        (late, late_idle) = (late + tally.late, late_idle + tally.late_idle);
         for (status, &n) in tally.statuses.iter().enumerate().filter(|(_, n)| **n > 0) {
             *statuses.entry(status as u16).or_insert(0) += n;
         }
@@ -340,7 +420,25 @@ fn add_up(config: &BenchConfig, connections: usize, elapsed: Duration, tallies: 
     let fairness = Fairness::from_counts(tallies.iter().map(|t| t.completed).collect());
     let completed = fairness.per_connection.iter().sum();
     let ms = |micros: u64| micros as f64 / 1000.0;
-    BenchReport {
+    let open_loop = config.rate.map(|rate| {
+        let due = match config.stop {
+            // Request k is due at k / rate: those with k < rate × duration fall inside.
+            Stop::Duration(d) => (rate * d.as_secs_f64()).ceil() as u64,
+            Stop::Requests(n) => n,
+        };
+        OpenLoop {
+            rate_asked: rate,
+            due,
+            sent,
+            late,
+            late_idle,
+            never_sent: due.saturating_sub(taken),
+            from_schedule: Tail::of(&from_schedule),
+            from_send: Tail::of(&latency),
+            histogram: open_loop::buckets(&from_schedule),
+        }
+    });
+    let report = BenchReport {
         url: config.url.clone(),
         connections,
         keep_alive: !config.no_keep_alive,
@@ -360,7 +458,8 @@ fn add_up(config: &BenchConfig, connections: usize, elapsed: Duration, tallies: 
         reconnects,
         in_flight,
         fairness,
-    }
+    };
+    (report, open_loop)
 }
 
 fn add_histogram(total: &mut Histogram<u64>, one: &Histogram<u64>) {

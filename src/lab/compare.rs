@@ -10,17 +10,22 @@
 
 use super::bench::{self, BenchConfig, BenchReport, Latency, Progress, Stop};
 use crate::App;
-use crate::server::{Engine, Mode, Options, Server, default_threads};
+use crate::server::{Engine, Mode, Options, Server};
 use colored::Colorize;
 use std::fmt;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod export;
+mod interactive;
+pub mod plot;
 mod reading;
-pub use reading::{cores, reading};
+
+pub use interactive::interactive;
+pub use reading::{cores, grid_reading, reading};
 
 /// What `--threads` names: wsgiref's single thread, or a pool of N workers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -231,13 +236,77 @@ pub fn measure(workload: &Workload, config: impl Into<Config>) -> Result<Row, St
 }
 
 /// The rows' labels: `5 threads` while every pool runs the default engine (the table reads as
-/// it did before there were two), `5 threads (handoff)` as soon as one does not.
+/// it did before there were two), `5 threads (handoff)` as soon as one does not; prefixed with
+/// the connections (`100 conns, 5 threads`, `1 conn, 5 threads`) as soon as the rows ran more than one count.
 fn labels(rows: &[Row]) -> Vec<String> {
     let name_engines =
         rows.iter().any(|r| r.config.setup != Setup::Single && r.config.engine != Engine::default());
+    let name_connections = rows.iter().any(|r| r.report.connections != rows[0].report.connections);
     rows.iter()
-        .map(|r| if name_engines { r.config.to_string() } else { r.config.setup.to_string() })
+        .map(|r| {
+            let config = if name_engines { r.config.to_string() } else { r.config.setup.to_string() };
+            match name_connections {
+                true => format!("{}, {config}", conns(r.report.connections)),
+                false => config,
+            }
+        })
         .collect()
+}
+
+/// `1 conn`, `10 conns`: the connections in a label, short beside the configuration.
+fn conns(n: usize) -> String {
+    if n == 1 { "1 conn".to_string() } else { format!("{n} conns") }
+}
+
+/// The load in one line, printed before the table: the app, the path, the connections, the
+/// time per row, the engines (if any pool runs) and the cores, such as `hello at /, 10
+/// keep-alive connections, 2 s per row, engine handoff, 2 cores`.
+///
+/// ```
+/// use std::{sync::Arc, time::Duration};
+/// use wsgi_lab::{Engine, apps};
+/// use wsgi_lab::lab::compare::{Config, Setup, Workload, header};
+/// let workload = Workload {
+///     app: Arc::new(apps::hello), path: "/".into(), connections: 10,
+///     duration: Duration::from_secs(2), progress: false,
+/// };
+/// let configs = [Config::new(Setup::Threads(2), Engine::Handoff)];
+/// assert_eq!(
+///     header("hello", &workload, &[10], &configs, 2),
+///     "hello at /, 10 keep-alive connections, 2 s per row, engine handoff, 2 cores"
+/// );
+/// ```
+pub fn header(
+    app: &str,
+    workload: &Workload,
+    connections: &[usize],
+    configs: &[Config],
+    cores: usize,
+) -> String {
+    let counts: Vec<String> = connections.iter().map(usize::to_string).collect();
+    let connections = match connections {
+        [1] => "1 keep-alive connection".to_string(),
+        _ => format!("{} keep-alive connections", reading::and_list(&counts)),
+    };
+    let duration = workload.duration.as_secs_f64();
+    let duration = if duration < 1.0 {
+        format!("{} ms", (duration * 1000.0).round())
+    } else {
+        format!("{} s", (duration * 1000.0).round() / 1000.0)
+    };
+    let mut engines: Vec<String> = Vec::new();
+    for config in configs.iter().filter(|c| c.setup != Setup::Single) {
+        if !engines.contains(&config.engine.name().to_string()) {
+            engines.push(config.engine.name().to_string());
+        }
+    }
+    let engines = match engines.len() {
+        0 => String::new(),
+        1 => format!(", engine {}", engines[0]),
+        _ => format!(", engines {}", reading::and_list(&engines)),
+    };
+    let cores = if cores == 1 { "1 core".to_string() } else { format!("{cores} cores") };
+    format!("{app} at {}, {connections}, {duration} per row{engines}, {cores}", workload.path)
 }
 
 /// The table and the bar chart, as text. Rates count successful responses only (2xx and 3xx,
@@ -292,54 +361,26 @@ pub fn compare(
     out: &mut dyn Write,
     color: bool,
 ) -> Result<Vec<Row>, String> {
-    let mut rows = Vec::new();
-    for &config in configs {
-        rows.push(measure(workload, config)?);
-    }
-    write!(out, "{}\n{}\n", render(&rows, color), reading(&rows, workload.connections, cores()))
-        .map_err(|e| e.to_string())?;
-    Ok(rows)
+    compare_grid(workload, &[workload.connections], configs, out, color)
 }
 
-/// The interactive loop: reads a thread count, `single` or `q` per line, measures it (a thread
-/// count once on each of `engines`), adds the rows and redraws. Works the same with a pipe as
-/// with a person at the keyboard.
-pub fn interactive(
+/// [`compare`] for every connection count in turn: a row per (connections, configuration),
+/// connection count by connection count, and a reading that reads each count on its own
+/// (see [`grid_reading`]).
+pub fn compare_grid(
     workload: &Workload,
-    engines: &[Engine],
-    input: &mut dyn BufRead,
+    connections: &[usize],
+    configs: &[Config],
     out: &mut dyn Write,
     color: bool,
 ) -> Result<Vec<Row>, String> {
-    let io = |e: std::io::Error| e.to_string();
-    let mut rows: Vec<Row> = Vec::new();
-    loop {
-        write!(out, "threads (a number, `single`, or q to quit; default {})> ", default_threads())
-            .map_err(io)?;
-        out.flush().map_err(io)?;
-        let mut line = String::new();
-        if input.read_line(&mut line).map_err(io)? == 0 || line.trim() == "q" {
-            writeln!(out).map_err(io)?;
-            return Ok(rows);
-        }
-        let text =
-            if line.trim().is_empty() { default_threads().to_string() } else { line.trim().to_string() };
-        match text.parse::<Setup>() {
-            Ok(setup) => {
-                for config in Config::all(&[setup], engines) {
-                    rows.push(measure(workload, config)?);
-                }
-                // A stable sort: the engines of one thread count stay in the order given.
-                rows.sort_by_key(|r| r.config.setup);
-                write!(
-                    out,
-                    "\n{}\n{}\n\n",
-                    render(&rows, color),
-                    reading(&rows, workload.connections, cores())
-                )
-                .map_err(io)?;
-            }
-            Err(message) => writeln!(out, "{message}").map_err(io)?,
+    let mut rows = Vec::new();
+    for &connections in connections {
+        let workload = Workload { connections, ..workload.clone() };
+        for &config in configs {
+            rows.push(measure(&workload, config)?);
         }
     }
+    write!(out, "{}\n{}\n", render(&rows, color), grid_reading(&rows, cores())).map_err(|e| e.to_string())?;
+    Ok(rows)
 }

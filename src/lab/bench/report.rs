@@ -2,6 +2,7 @@
 //! person (`render`). Colour only decorates: every verdict is also a word (OK, ERROR,
 //! STARVED), so the report means the same in a log file or to a reader who cannot see red.
 
+use super::OpenLoop;
 use colored::Colorize;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -196,28 +197,41 @@ impl BenchReport {
     /// The report as text, with colours if `color` (and if the `colored` crate agrees:
     /// it honours `NO_COLOR` and stays plain when stdout is not a terminal).
     pub fn render(&self, color: bool) -> String {
+        self.render_with(color, None)
+    }
+
+    /// The text report; an open-loop bench's latency lines replace the single one.
+    pub(super) fn render_with(&self, color: bool, open: Option<&OpenLoop>) -> String {
         let paint = |text: &str, good: bool| match (color, good) {
             (false, _) => text.to_string(),
             (true, true) => text.green().bold().to_string(),
             (true, false) => text.red().bold().to_string(),
         };
         let mode = if self.keep_alive { "keep-alive" } else { "a new connection per request" };
+        let (open_mode, asked) = match open {
+            Some(o) => (
+                format!(", open loop at {:.1} requests/s", o.rate_asked),
+                format!(" (asked {:.1})", o.rate_asked),
+            ),
+            None => (String::new(), String::new()),
+        };
         let mut out = format!(
-            "Bench of {}: {} connections, {mode}, {:.2} s\n",
+            "Bench of {}: {} connections, {mode}{open_mode}, {:.2} s\n",
             self.url,
             self.connections,
             self.duration.as_secs_f64()
         );
         out += &format!(
-            "  requests   {} completed, {:.1} requests/s; {} still in flight at the end (not counted)\n",
+            "  requests   {} completed, {:.1} requests/s{asked}; {} still in flight at the end (not counted)\n",
             self.completed, self.requests_per_sec, self.in_flight
         );
-        out += &match &self.latency {
-            Some(l) => format!(
+        out += &match (open, &self.latency) {
+            (Some(o), _) => o.render_latency(color),
+            (None, Some(l)) => format!(
                 "  latency    p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n",
                 l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
             ),
-            None => "  latency    none measured (no request completed)\n".to_string(),
+            (None, None) => "  latency    none measured (no request completed)\n".to_string(),
         };
         let statuses: Vec<String> = (self.statuses.iter())
             .map(|(status, n)| {

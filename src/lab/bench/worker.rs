@@ -1,6 +1,11 @@
 //! One connection of the bench, on a thread of its own: a closed loop of "send a request,
 //! read the whole response, send the next". A slow server therefore slows its client down,
-//! which is what a class wants to see (and what an open-loop generator would hide).
+//! which is what a class wants to see.
+//!
+//! In an open loop (a rate is set) each request also has a scheduled time, and the thread
+//! sleeps until it before sending. Still one request at a time per connection, so a slow
+//! response makes the next sends late: the latency measured from the schedule counts that
+//! wait, the latency from the send does not.
 
 use super::ErrorKind;
 use super::response::{ReadError, ResponseReader};
@@ -33,7 +38,31 @@ pub(super) struct Plan<'a> {
     pub duration: Option<Duration>,
     /// ...or after this many requests in total across connections (count mode).
     pub requests: Option<u64>,
+    /// The open loop's schedule, if any.
+    pub schedule: Option<Schedule>,
 }
+
+/// When each request of an open loop is due. The requests of the whole bench are numbered
+/// k = 0, 1, 2... and request k is due k / rate after the start; connection `index` of C
+/// sends requests index, index + C, index + 2C..., so each connection gets rate / C of them,
+/// evenly staggered.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Schedule {
+    /// Requests per second, across all connections.
+    pub rate: f64,
+    pub connections: usize,
+}
+
+impl Schedule {
+    /// When connection `index`'s `nth` request is due.
+    fn due(&self, start: Instant, index: usize, nth: u64) -> Instant {
+        let k = nth as f64 * self.connections as f64 + index as f64;
+        start + Duration::from_secs_f64(k / self.rate)
+    }
+}
+
+/// A send later than this after its scheduled time counts as late.
+const LATE: Duration = Duration::from_millis(1);
 
 /// What the connections share. Past the start gate everything is atomic, so no connection
 /// ever waits for another one.
@@ -90,13 +119,29 @@ pub(super) struct Tally {
     pub reconnects: u64,
     /// 1 if a request was still unanswered when the time was up.
     pub in_flight: u64,
-    /// Latency of completed requests, in microseconds.
+    /// Latency of completed requests, in microseconds, from the send.
     pub latency: Histogram<u64>,
+    /// Open loop only: latency of completed requests from their scheduled time.
+    pub from_schedule: Option<Histogram<u64>>,
+    /// Open loop only: scheduled requests whose time came before the end (each one sent, or
+    /// counted as a connect error).
+    pub taken: u64,
+    /// Open loop only: requests sent, and of those, sent more than [`LATE`] after their time.
+    pub sent: u64,
+    pub late: u64,
+    /// Open loop only: late sends whose connection had its previous response by their
+    /// scheduled time, so the delay was the generator's own, not a wait for the server.
+    pub late_idle: u64,
 }
 
 impl Tally {
-    pub fn new() -> Self {
+    pub fn new(open_loop: bool) -> Self {
         Tally {
+            from_schedule: open_loop.then(new_histogram),
+            taken: 0,
+            sent: 0,
+            late: 0,
+            late_idle: 0,
             completed: 0,
             statuses: vec![0; 1000],
             errors: [0; ErrorKind::ALL.len()],
@@ -104,8 +149,7 @@ impl Tally {
             received: 0,
             reconnects: 0,
             in_flight: 0,
-            // 1 µs to 1 hour at 3 significant digits: about 180 KiB, allocated once.
-            latency: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds"),
+            latency: new_histogram(),
         }
     }
 
@@ -116,6 +160,12 @@ impl Tally {
     }
 }
 
+/// A latency histogram in microseconds: 1 µs to 1 hour at 3 significant digits, about
+/// 180 KiB, allocated once.
+pub(super) fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+}
+
 /// Runs connection `index` until the bench is over and returns what it saw. The result of
 /// its first connect goes to `ready` before it waits at the start gate.
 pub(super) fn run_connection(
@@ -124,7 +174,7 @@ pub(super) fn run_connection(
     shared: &Shared,
     ready: Sender<io::Result<()>>,
 ) -> Tally {
-    let mut tally = Tally::new();
+    let mut tally = Tally::new(plan.schedule.is_some());
     let mut reader = ResponseReader::new();
     let mut stream = match connect(plan) {
         Ok(stream) => {
@@ -141,12 +191,31 @@ pub(super) fn run_connection(
     let Some(start) = shared.gate.wait() else { return tally };
     let end = plan.duration.map(|d| start + d);
     let over = |now: Instant| end.is_some_and(|end| now >= end);
+    let mut nth = 0;
+    // When this connection last finished a request (answered or failed): a send that is late
+    // although this came before its scheduled time was delayed by the generator itself.
+    let mut idle_since = start;
     loop {
+        let due = plan.schedule.map(|s| s.due(start, index, nth));
+        if let Some(due) = due {
+            nth += 1;
+            // A request due after the end is not part of this bench.
+            if over(due) {
+                break;
+            }
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
         if over(Instant::now()) {
             break;
         }
         if plan.requests.is_some_and(|n| shared.tickets.fetch_add(1, Relaxed) >= n) {
             break;
+        }
+        if due.is_some() {
+            tally.taken += 1;
         }
         let conn = match stream {
             Some(ref conn) => conn,
@@ -159,6 +228,7 @@ pub(super) fn run_connection(
                 Err(e) => {
                     tally.error(ErrorKind::Connect, || e.to_string());
                     std::thread::sleep(CONNECT_BACKOFF);
+                    idle_since = Instant::now();
                     continue;
                 }
             },
@@ -166,6 +236,13 @@ pub(super) fn run_connection(
         // Latency runs from the request's first byte to the response's last, as wrk measures
         // it: opening the connection is not part of it.
         let sent = Instant::now();
+        if let Some(due) = due {
+            tally.sent += 1;
+            if sent > due + LATE {
+                tally.late += 1;
+                tally.late_idle += u64::from(idle_since <= due);
+            }
+        }
         let outcome = match (&*conn).write_all(plan.request) {
             Err(e) => Err(ReadError::Io(e)),
             Ok(()) => {
@@ -174,6 +251,7 @@ pub(super) fn run_connection(
             }
         };
         let done = Instant::now();
+        idle_since = done;
         // A response that was not complete when the time was up does not count as completed,
         // however it ended: it was in flight.
         if over(done) {
@@ -185,6 +263,9 @@ pub(super) fn run_connection(
                 tally.completed += 1;
                 tally.statuses[usize::from(response.status).min(999)] += 1;
                 tally.latency.saturating_record((done - sent).as_micros() as u64);
+                if let (Some(due), Some(histogram)) = (due, &mut tally.from_schedule) {
+                    histogram.saturating_record((done - due).as_micros() as u64);
+                }
                 shared.completed[index].0.store(tally.completed, Relaxed);
                 if !(response.keep_alive && plan.keep_alive) {
                     stream = None;

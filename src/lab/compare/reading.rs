@@ -30,7 +30,7 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// What the rows say; see the [module docs](self) for the three readings.
+/// What the rows say (the module docs of `reading.rs` describe the three readings).
 ///
 /// ```
 /// # use std::{collections::BTreeMap, time::Duration};
@@ -76,6 +76,51 @@ pub fn reading(rows: &[Row], connections: usize, cores: usize) -> String {
         *last += &format!("; {starved} connections completed nothing (starved)");
     }
     lines.join("\n")
+}
+
+/// What rows of several connection counts say: [`reading`] for each count on its own, since
+/// Little's law and the closed-loop limit hold for one count of connections, and a pool with
+/// 100 connections read against one with 3 would show a gain the workers never made. The
+/// count of each row is the one its bench ran (`report.connections`). Failures still come
+/// first, over all the rows: then nothing else is read.
+///
+/// ```
+/// # use std::{collections::BTreeMap, time::Duration};
+/// # use wsgi_lab::lab::bench::{BenchReport, Fairness};
+/// # use wsgi_lab::lab::compare::{Config, Row, Setup, grid_reading};
+/// # let row = |threads, connections, n: u64| Row {
+/// #     config: Config::from(Setup::Threads(threads)),
+/// #     report: BenchReport {
+/// #         url: "http://127.0.0.1:1/".into(), connections, keep_alive: true,
+/// #         duration: Duration::from_secs(1), completed: n, requests_per_sec: n as f64,
+/// #         latency: None, statuses: BTreeMap::from([(200, n)]), errors: BTreeMap::new(),
+/// #         first_errors: BTreeMap::new(), bytes_received: 0, reconnects: 0, in_flight: 0,
+/// #         fairness: Fairness::from_counts(vec![1; connections]),
+/// #     },
+/// # };
+/// // Sleeping work of 50 ms: 5 threads gain ×5 with 10 connections, ×1 with 1.
+/// let rows = [row(1, 1, 20), row(5, 1, 20), row(1, 10, 20), row(5, 10, 100)];
+/// let text = grid_reading(&rows, 2);
+/// assert!(text.starts_with("with 1 connection:\n  against 1 thread"));
+/// assert!(text.contains("  5 threads ×1.0 (at most ×1 with 1 connection, not ×5)"));
+/// assert!(text.contains("with 10 connections:\n  against 1 thread"));
+/// assert!(text.contains("  5 threads ×5.0 (×5 predicted)"));
+/// ```
+pub fn grid_reading(rows: &[Row], cores: usize) -> String {
+    let mut counts: Vec<usize> = rows.iter().map(|r| r.report.connections).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    if counts.len() <= 1 || rows.iter().any(Row::failed) {
+        return reading(rows, counts.first().copied().unwrap_or(1), cores);
+    }
+    let mut out = Vec::new();
+    for connections in counts {
+        // Under the heading, each row is named as in a table of this count alone.
+        let group: Vec<Row> = rows.iter().filter(|r| r.report.connections == connections).cloned().collect();
+        out.push(format!("with {}:", plural(connections, "connection")));
+        out.extend(reading(&group, connections, cores).lines().map(|line| format!("  {line}")));
+    }
+    out.join("\n")
 }
 
 /// One failed row in words, from its counts: what came back instead of a success, and where to
@@ -189,8 +234,9 @@ fn scaling_reading(rows: &[Row], labels: &[String], connections: usize, cores: u
                 (
                     Limit::Connections,
                     format!(
-                        "at most {} with {connections} connections, not {}",
+                        "at most {} with {}, not {}",
                         times(ideal),
+                        plural(connections, "connection"),
                         times(uncapped)
                     ),
                 )
@@ -226,8 +272,10 @@ fn scaling_reading(rows: &[Row], labels: &[String], connections: usize, cores: u
                      where waiting and computing work gain alike)"
                 ),
                 Limit::Connections => format!(
-                    "a closed loop of {connections} connections has at most {connections} requests in flight, \
-                     so workers past {connections} wait idle: the connections are the limit"
+                    "a closed loop of {} has at most {} in flight, so workers past {connections} wait idle: \
+                     the connections are the limit",
+                    plural(connections, "connection"),
+                    plural(connections, "request"),
                 ),
                 Limit::Cores => format!(
                     "more workers stop helping near the core count: the work needs a core while it runs, \
@@ -293,7 +341,7 @@ fn engine_reading(rows: &[Row]) -> Option<String> {
 }
 
 /// `a`, `a and b`, `a, b and c`.
-fn and_list(items: &[String]) -> String {
+pub(super) fn and_list(items: &[String]) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),

@@ -1,0 +1,139 @@
+//! `compare --interactive`: a thread count at a time, or a command that changes the load, read
+//! from the keyboard or a pipe; the table and its reading redrawn after each measurement.
+
+use super::reading::grid_reading;
+use super::{Config, Row, Setup, Workload, cores, header, measure, render};
+use crate::server::Engine;
+use std::io::{BufRead, Write};
+use std::time::Duration;
+
+/// What interactive mode answers to `help`.
+const HELP: &str = "\
+a thread count (5) or `single`: measure it, once on each engine, and add the rows
+app NAME          serve another built-in app (the table starts over)
+path P            request another path, such as /?ms=50 (the table starts over)
+connections N     measure with N connections from now on (each count is read on its own)
+duration S        measure each row for S: 2, 2.5s, 500ms
+engine E[,E]      run the pools on these engines from now on: shared, handoff
+help              this list
+q                 quit";
+
+/// The interactive loop: reads a line at a time, until `q` or the end of the input. A thread
+/// count or `single` is measured (a thread count once on each engine) and the table redrawn
+/// with the new rows; a command changes the load for the rows to come and prints the new
+/// [`header`]; `help` lists them; an empty line does nothing. Works the same with a pipe as
+/// with a person at the keyboard.
+///
+/// A new app or path is another load: the rows of the old one would be read against the new
+/// ones as if they measured the same thing, so the table starts over. A new connection count,
+/// duration or engine keeps the rows: each row names its count and engine, and the reading
+/// reads each count on its own.
+pub fn interactive(
+    app: &str,
+    workload: &Workload,
+    engines: &[Engine],
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    color: bool,
+) -> Result<Vec<Row>, String> {
+    let io = |e: std::io::Error| e.to_string();
+    let (mut app, mut workload, mut engines) = (app.to_string(), workload.clone(), engines.to_vec());
+    let describe = |app: &str, workload: &Workload, engines: &[Engine]| {
+        let pools = Config::all(&[Setup::Threads(1)], engines);
+        header(app, workload, &[workload.connections], &pools, cores())
+    };
+    writeln!(out, "{}\n", describe(&app, &workload, &engines)).map_err(io)?;
+    let mut rows: Vec<Row> = Vec::new();
+    loop {
+        write!(out, "threads (a number or `single`), a command (help), or q to quit> ").map_err(io)?;
+        out.flush().map_err(io)?;
+        let mut line = String::new();
+        if input.read_line(&mut line).map_err(io)? == 0 || line.trim() == "q" {
+            writeln!(out).map_err(io)?;
+            return Ok(rows);
+        }
+        let line = line.trim();
+        let (word, argument) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let argument = argument.trim();
+        let changed = match word {
+            "" => continue,
+            "help" => {
+                writeln!(out, "{HELP}").map_err(io)?;
+                continue;
+            }
+            "app" => match crate::apps::by_name(argument) {
+                Some(served) => {
+                    (app, workload.app) = (argument.to_string(), served);
+                    Ok(true)
+                }
+                None => {
+                    let names: Vec<&str> = crate::apps::APPS.iter().map(|(n, _)| *n).collect();
+                    Err(format!("no built-in app {argument:?}; choose one of {}", names.join(", ")))
+                }
+            },
+            "path" if argument.starts_with('/') => {
+                workload.path = argument.to_string();
+                Ok(true)
+            }
+            "path" => Err(format!("{argument:?} is not a path: it starts with /, such as /?ms=50")),
+            "connections" => match argument.parse::<usize>() {
+                Ok(n) if (1..=10_000).contains(&n) => {
+                    workload.connections = n;
+                    Ok(false)
+                }
+                _ => Err(format!("{argument:?} is not a number of connections: give one from 1 to 10000")),
+            },
+            "duration" => duration(argument).map(|d| {
+                workload.duration = d;
+                false
+            }),
+            "engine" => argument
+                .split(',')
+                .map(|name| name.trim().parse::<Engine>().map_err(|e| e.to_string()))
+                .collect::<Result<Vec<Engine>, String>>()
+                .map(|chosen| {
+                    engines = chosen;
+                    false
+                }),
+            _ => {
+                match line.parse::<Setup>() {
+                    Ok(setup) => {
+                        for config in Config::all(&[setup], &engines) {
+                            rows.push(measure(&workload, config)?);
+                        }
+                        // A stable sort: the engines of one thread count stay in the order given.
+                        rows.sort_by_key(|r| (r.report.connections, r.config.setup));
+                        write!(out, "\n{}\n{}\n\n", render(&rows, color), grid_reading(&rows, cores()))
+                            .map_err(io)?;
+                    }
+                    Err(message) => writeln!(out, "{message}; or a command: help").map_err(io)?,
+                }
+                continue;
+            }
+        };
+        match changed {
+            Ok(starts_over) => {
+                if starts_over && !rows.is_empty() {
+                    rows.clear();
+                    writeln!(out, "another load: the table starts over").map_err(io)?;
+                }
+                writeln!(out, "{}", describe(&app, &workload, &engines)).map_err(io)?;
+            }
+            Err(message) => writeln!(out, "{message}").map_err(io)?,
+        }
+    }
+}
+
+/// `2`, `2.5`, `2s`, `500ms`: a positive duration, as `--duration` takes it.
+fn duration(text: &str) -> Result<Duration, String> {
+    let (number, scale) = match text.strip_suffix("ms") {
+        Some(ms) => (ms, 0.001),
+        None => (text.strip_suffix('s').unwrap_or(text), 1.0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(s) if s > 0.0 && (s * scale).is_finite() && s * scale < 3600.0 => {
+            Ok(Duration::from_secs_f64(s * scale))
+        }
+        _ => Err(format!("{text:?} is not a duration: write 2, 2.5, 2s or 500ms (under an hour)")),
+    }
+}
