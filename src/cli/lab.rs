@@ -98,13 +98,24 @@ pub fn bench(args: BenchArgs, output: Output) -> Result<(), String> {
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// The configurations: thread counts and `single`, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "single,1,2,5,10")]
+    /// The configurations: thread counts and `single`, comma-separated [default:
+    /// single,1,2,5,10; with --cmd 1,2,5,10].
+    #[arg(long, value_delimiter = ',', conflicts_with = "url")]
     threads: Vec<Setup>,
     /// Pool engines, comma-separated (shared, handoff): each thread count is measured once on
     /// each, side by side; `single` runs once, having no engine.
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = Options::default().engine.name())]
     engine: Vec<Engine>,
+    /// Measure an external server instead, started once per row through `sh -c` with
+    /// `{threads}` and `{port}` replaced, such as `waitress-serve --threads={threads}
+    /// --port={port} app:app`; stopped after its row (SIGTERM, then SIGKILL after 2 s). Repeat
+    /// for more commands: the rows are the commands × the thread counts.
+    #[arg(long = "cmd", value_name = "TEMPLATE", conflicts_with_all = ["engine", "interactive", "url", "app"])]
+    commands: Vec<String>,
+    /// Measure the server already running at URL (path included) as one row (one per
+    /// connection count): nothing is started or stopped.
+    #[arg(long, conflicts_with_all = ["engine", "interactive", "path", "app"])]
+    url: Option<String>,
     /// The built-in app to serve.
     #[arg(long, default_value = "sleep")]
     app: String,
@@ -148,12 +159,20 @@ pub fn compare(args: CompareArgs, output: Output) -> Result<(), String> {
     }
     let workload = Workload {
         app,
-        path: args.path,
+        path: args.path.clone(),
         connections: connections[0],
         duration: args.duration,
         progress: output.progress && std::io::stderr().is_terminal(),
     };
-    let configs = Config::all(&args.threads, &args.engine);
+    let default: &[Setup] = match args.commands.is_empty() {
+        true => &[Setup::Single, Setup::Threads(1), Setup::Threads(2), Setup::Threads(5), Setup::Threads(10)],
+        false => &[Setup::Threads(1), Setup::Threads(2), Setup::Threads(5), Setup::Threads(10)],
+    };
+    let setups = if args.threads.is_empty() { default } else { &args.threads[..] };
+    if !args.commands.is_empty() || args.url.is_some() {
+        return compare_external(&args, &workload, &connections, setups, output);
+    }
+    let configs = Config::all(setups, &args.engine);
     let mut out = std::io::stdout();
     if !args.interactive {
         // Interactive mode prints its own, at start and after each command that changes it.
@@ -175,17 +194,67 @@ pub fn compare(args: CompareArgs, output: Output) -> Result<(), String> {
     };
     print!("{}", panics.finish());
     let rows = result?;
+    export(&args, &rows)
+}
+
+/// `compare --cmd` and `compare --url`: the servers are not ours, so no app runs here (no
+/// panic tally) and no engine is named.
+fn compare_external(
+    args: &CompareArgs,
+    workload: &Workload,
+    connections: &[usize],
+    setups: &[Setup],
+    output: Output,
+) -> Result<(), String> {
+    let mut out = std::io::stdout();
+    let rows = match &args.url {
+        Some(url) => {
+            let shown = Workload { path: url.clone(), ..workload.clone() };
+            println!("{}\n", compare::header("the server", &shown, connections, &[], compare::cores()));
+            compare::external::compare_url(workload, connections, url, &mut out, output.color)?
+        }
+        None => {
+            let mut threads = Vec::new();
+            for setup in setups {
+                match setup {
+                    Setup::Threads(n) => threads.push(*n),
+                    Setup::Single => {
+                        return Err(
+                            "`single` is a mode of the built-in server: with --cmd, give thread counts"
+                                .into(),
+                        );
+                    }
+                }
+            }
+            let names: Vec<String> = args.commands.iter().map(|c| compare::external::name(c)).collect();
+            let header = compare::header(&names.join(" and "), workload, connections, &[], compare::cores());
+            println!("{header}\n");
+            compare::external::compare_commands(
+                workload,
+                connections,
+                &args.commands,
+                &threads,
+                &mut out,
+                output.color,
+            )?
+        }
+    };
+    export(args, &rows)
+}
+
+/// `--json`, `--csv` and `--plot`, each if asked for.
+fn export(args: &CompareArgs, rows: &[compare::Row]) -> Result<(), String> {
     let write = |path: &PathBuf, text: String| {
         std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
     };
     if let Some(path) = &args.json {
-        write(path, compare::export::to_json(&rows))?;
+        write(path, compare::export::to_json(rows))?;
     }
     if let Some(path) = &args.csv {
-        write(path, compare::export::to_csv(&rows))?;
+        write(path, compare::export::to_csv(rows))?;
     }
     if let Some(path) = &args.plot {
-        write(path, compare::plot::svg(&rows)?)?;
+        write(path, compare::plot::svg(rows)?)?;
     }
     Ok(())
 }

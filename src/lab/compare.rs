@@ -7,6 +7,10 @@
 //! reading of what the numbers say: which rows failed (and then nothing more), how the engines
 //! compare at the same number of workers, and how throughput grows with workers within one
 //! engine and which limit stops it (see [`reading`]).
+//!
+//! The servers can also be someone else's ([`external`]): a command started once per row
+//! (`--cmd`), whose rows scale among themselves as an engine's do, or a server already running
+//! at a URL (`--url`), measured as one row.
 
 use super::bench::{self, BenchConfig, BenchReport, Latency, Progress, Stop};
 use crate::App;
@@ -20,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod export;
+pub mod external;
 mod interactive;
 pub mod plot;
 mod reading;
@@ -159,6 +164,10 @@ pub struct Workload {
 pub struct Row {
     /// What was measured.
     pub config: Config,
+    /// The server, if not ours: the command's name (`waitress-serve`) for `--cmd`, whose
+    /// `config` then holds its thread count on the default engine, which plays no part; the
+    /// URL for `--url`, whose `config` is [`Setup::Single`] (its threads are not ours to know).
+    pub server: Option<String>,
     /// What the bench saw.
     pub report: BenchReport,
 }
@@ -199,7 +208,7 @@ impl Row {
     ///     first_errors: BTreeMap::new(), bytes_received: 0, reconnects: 0, in_flight: 0,
     ///     fairness: Fairness::from_counts(vec![100]),
     /// };
-    /// let row = Row { config: Config::from(Setup::Threads(1)), report };
+    /// let row = Row { config: Config::from(Setup::Threads(1)), server: None, report };
     /// assert_eq!((row.ok_per_sec(), row.failed_statuses(), row.failed()), (75.0, 25, true));
     /// ```
     pub fn ok_per_sec(&self) -> f64 {
@@ -232,19 +241,25 @@ pub fn measure(workload: &Workload, config: impl Into<Config>) -> Result<Row, St
     };
     let report = bench::run(&bench_config).map_err(|e| e.to_string());
     drop(running);
-    Ok(Row { config, report: report? })
+    Ok(Row { config, server: None, report: report? })
 }
 
 /// The rows' labels: `5 threads` while every pool runs the default engine (the table reads as
 /// it did before there were two), `5 threads (handoff)` as soon as one does not; prefixed with
 /// the connections (`100 conns, 5 threads`, `1 conn, 5 threads`) as soon as the rows ran more than one count.
 fn labels(rows: &[Row]) -> Vec<String> {
-    let name_engines =
-        rows.iter().any(|r| r.config.setup != Setup::Single && r.config.engine != Engine::default());
+    let name_engines = rows.iter().any(|r| {
+        r.server.is_none() && r.config.setup != Setup::Single && r.config.engine != Engine::default()
+    });
     let name_connections = rows.iter().any(|r| r.report.connections != rows[0].report.connections);
     rows.iter()
         .map(|r| {
-            let config = if name_engines { r.config.to_string() } else { r.config.setup.to_string() };
+            let config = match (&r.server, r.config.setup) {
+                (Some(url), Setup::Single) => url.clone(),
+                (Some(command), setup) => format!("{command}, {setup}"),
+                (None, _) if name_engines => r.config.to_string(),
+                (None, _) => r.config.setup.to_string(),
+            };
             match name_connections {
                 true => format!("{}, {config}", conns(r.report.connections)),
                 false => config,

@@ -11,9 +11,10 @@ use serde::Serialize;
 /// (`null` in JSON), never a made-up value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Record {
-    /// The configuration, as the table names it with its engine: `5 threads (handoff)`.
+    /// The configuration, as the table names it with its engine: `5 threads (handoff)`; an
+    /// external server's as the table names it: `waitress-serve, 4 threads`, or its URL.
     pub config: String,
-    /// The pool's engine; none in single mode.
+    /// The pool's engine; none in single mode and for an external server.
     pub engine: Option<String>,
     /// Concurrent keep-alive connections of the bench.
     pub connections: usize,
@@ -64,8 +65,12 @@ impl From<&Row> for Record {
         };
         let latency = row.report.latency;
         Record {
-            config: row.config.to_string(),
-            engine: threads.map(|_| row.config.engine.name().to_string()),
+            config: match (&row.server, row.config.setup) {
+                (Some(url), Setup::Single) => url.clone(),
+                (Some(command), setup) => format!("{command}, {setup}"),
+                (None, _) => row.config.to_string(),
+            },
+            engine: threads.filter(|_| row.server.is_none()).map(|_| row.config.engine.name().to_string()),
             connections: row.report.connections,
             threads,
             ok_per_sec: row.ok_per_sec(),
@@ -88,14 +93,14 @@ pub fn to_json(rows: &[Row]) -> String {
 }
 
 /// The rows as CSV: a line of [`COLUMNS`], then a line per row; an absent value is an empty
-/// field. No field holds a comma or a quote (labels are words, digits and parentheses), so
-/// none needs quoting.
+/// field. A field with a comma or a quote (an external server's label, a URL) is quoted, its
+/// quotes doubled (RFC 4180).
 pub fn to_csv(rows: &[Row]) -> String {
     let opt = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_default();
     let mut out = COLUMNS.join(",") + "\n";
     for r in rows.iter().map(Record::from) {
         let fields = [
-            r.config,
+            quote(r.config),
             r.engine.unwrap_or_default(),
             r.connections.to_string(),
             r.threads.map(|n| n.to_string()).unwrap_or_default(),
@@ -112,4 +117,12 @@ pub fn to_csv(rows: &[Row]) -> String {
         out += &(fields.join(",") + "\n");
     }
     out
+}
+
+/// `a, b` → `"a, b"`; a field without a comma, quote or line break as it is.
+fn quote(field: String) -> String {
+    match field.contains([',', '"', '\n', '\r']) {
+        true => format!("\"{}\"", field.replace('"', "\"\"")),
+        false => field,
+    }
 }

@@ -24,16 +24,17 @@ pub struct Series {
 /// The lines to draw, in the order their rows came: single mode and failed rows left out, and
 /// a line with no point is no line.
 pub fn series(rows: &[Row]) -> Vec<Series> {
-    let mut keys: Vec<(usize, Engine)> = Vec::new();
+    let mut keys: Vec<(usize, Engine, Option<&str>)> = Vec::new();
     let mut lines: Vec<Series> = Vec::new();
     for row in rows.iter().filter(|r| !r.failed()) {
         let Setup::Threads(n) = row.config.setup else { continue };
-        let key = (row.report.connections, row.config.engine);
+        let key = (row.report.connections, row.config.engine, row.server.as_deref());
         let i = match keys.iter().position(|k| *k == key) {
             Some(i) => i,
             None => {
                 keys.push(key);
-                let name = format!("{}, {}", conns(key.0), key.1.name());
+                // An external server is named by its command; the engine is ours, not its.
+                let name = format!("{}, {}", conns(key.0), key.2.unwrap_or(key.1.name()));
                 lines.push(Series { name, points: Vec::new() });
                 keys.len() - 1
             }

@@ -8,8 +8,9 @@
 //!    measurement of serving: the reading names what failed and how often, and reads nothing
 //!    else ("5 threads: 35,317 of 35,317 responses were 404; check --path").
 //! 2. **Engines side by side**, where two engines ran the same number of workers.
-//! 3. **Scaling**, within one engine, against its pool with the fewest workers (single mode is
-//!    left out: it is another server, not a pool of one). Little's law on that baseline gives
+//! 3. **Scaling**, within one engine (or one external command, `--cmd`, read like an engine),
+//!    against its pool with the fewest workers (single mode is left out: it is another server,
+//!    not a pool of one; so is a server at `--url`, whose workers we do not know). Little's law on that baseline gives
 //!    the service time: requests in service at once ÷ requests per second. A closed loop of C
 //!    connections never has more than C requests in flight, so N workers keep min(N, C) busy
 //!    and should serve min(N, C) ÷ service time. Each larger pool is then read for the limit
@@ -38,6 +39,7 @@ pub fn cores() -> usize {
 /// # use wsgi_lab::lab::compare::{Config, Row, Setup, reading};
 /// # let row = |threads, status: u16, n: u64| Row {
 /// #     config: Config::from(Setup::Threads(threads)),
+/// #     server: None,
 /// #     report: BenchReport {
 /// #         url: "http://127.0.0.1:1/".into(), connections: 10, keep_alive: true,
 /// #         duration: Duration::from_secs(1), completed: n, requests_per_sec: n as f64,
@@ -67,7 +69,14 @@ pub fn reading(rows: &[Row], connections: usize, cores: usize) -> String {
     }
     let mut lines: Vec<String> = engine_reading(rows).into_iter().collect();
     lines.extend(scaling_reading(rows, &labels, connections.max(1), cores.max(1)));
-    if lines.is_empty() {
+    if lines.is_empty() && rows.iter().all(|r| r.server.is_some() && r.config.setup == Setup::Single) {
+        // `--url`: its workers are not ours to change, so there is no pool to set beside it.
+        lines.push(
+            "one server whose workers we do not know: nothing to set beside it; to read its scaling, \
+             start it with --cmd at several --threads counts"
+                .into(),
+        );
+    } else if lines.is_empty() {
         lines.push("no two pools on one engine to set side by side: give --threads two thread counts".into());
     }
     let starved: usize = rows.iter().map(|r| r.report.fairness.starved).sum();
@@ -90,6 +99,7 @@ pub fn reading(rows: &[Row], connections: usize, cores: usize) -> String {
 /// # use wsgi_lab::lab::compare::{Config, Row, Setup, grid_reading};
 /// # let row = |threads, connections, n: u64| Row {
 /// #     config: Config::from(Setup::Threads(threads)),
+/// #     server: None,
 /// #     report: BenchReport {
 /// #         url: "http://127.0.0.1:1/".into(), connections, keep_alive: true,
 /// #         duration: Duration::from_secs(1), completed: n, requests_per_sec: n as f64,
@@ -194,18 +204,18 @@ fn scaling_reading(rows: &[Row], labels: &[String], connections: usize, cores: u
         Setup::Single => 0,
         Setup::Threads(n) => n,
     };
-    let mut engines: Vec<Engine> = Vec::new();
+    // An external server (`--cmd`) is read like an engine: its rows scale among themselves.
+    let server = |row: &Row| (row.server.clone(), row.config.engine);
+    let mut servers: Vec<(Option<String>, Engine)> = Vec::new();
     for row in rows.iter().filter(|r| workers(r) > 0) {
-        if !engines.contains(&row.config.engine) {
-            engines.push(row.config.engine);
+        if !servers.contains(&server(row)) {
+            servers.push(server(row));
         }
     }
     let mut lines = Vec::new();
-    for engine in engines {
+    for group in servers {
         let pools: Vec<usize> = (0..rows.len())
-            .filter(|&i| {
-                workers(&rows[i]) > 0 && rows[i].config.engine == engine && rows[i].ok_per_sec() > 0.0
-            })
+            .filter(|&i| workers(&rows[i]) > 0 && server(&rows[i]) == group && rows[i].ok_per_sec() > 0.0)
             .collect();
         let Some(&base) = pools.iter().min_by_key(|&&i| workers(&rows[i])) else { continue };
         let base_workers = workers(&rows[base]);
@@ -306,7 +316,9 @@ fn engine_reading(rows: &[Row]) -> Option<String> {
         let rates: Vec<(&str, f64)> = Engine::ALL
             .into_iter()
             .filter_map(|engine| {
-                let same = rows.iter().filter(|r| r.config == super::Config::new(setup, engine));
+                let same = rows
+                    .iter()
+                    .filter(|r| r.server.is_none() && r.config == super::Config::new(setup, engine));
                 let measured: Vec<f64> = same.map(Row::ok_per_sec).collect();
                 let mean = || measured.iter().sum::<f64>() / measured.len() as f64;
                 (!measured.is_empty()).then(|| (engine.name(), mean()))
