@@ -8,7 +8,7 @@ use std::io::{self, Read};
 /// bytes, their UTF-8 text (an invalid byte becomes the 3-byte U+FFFD) and the JSON (a control
 /// byte becomes the 6-byte `\u0000`), so a 1 GiB body could take several GiB per request, in
 /// every worker at once. 4 MiB keeps that under ~40 MiB and still shows whole the multi-MiB
-/// bodies that the receiver's tests send through `echo` (tests/environ.rs sends 3 MiB).
+/// bodies that the request parser's tests send through `echo` (tests/environ.rs sends 3 MiB).
 pub const ECHO_BODY_SHOWN: u64 = 4 * 1024 * 1024;
 
 /// `{"environ": {...every string entry...}, "body": "...", "body_length": N,
