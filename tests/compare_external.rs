@@ -6,14 +6,10 @@ use std::time::Duration;
 use wsgi_lab::apps::sleep;
 use wsgi_lab::lab::compare::{Setup, Workload};
 
-fn workload() -> Workload {
-    Workload {
-        app: Arc::new(sleep),
-        path: "/?ms=20".to_string(),
-        connections: 4,
-        duration: Duration::from_millis(400),
-        progress: false,
-    }
+/// A short load on `path`: 4 connections for 200 ms.
+fn workload(path: &str) -> Workload {
+    let (connections, duration) = (4, Duration::from_millis(200));
+    Workload { app: Arc::new(sleep), path: path.to_string(), connections, duration, progress: false }
 }
 
 /// `compare` run as the command line does, with NO_COLOR: `(exit code, stdout, stderr)`.
@@ -32,7 +28,7 @@ fn run_compare(args: &[&str]) -> (i32, String, String) {
 fn cmd_starts_an_external_server_per_row_and_stops_each() {
     let command =
         format!("{} serve --threads {{threads}} --port {{port}} --quiet", env!("CARGO_BIN_EXE_wsgi-lab"));
-    let workload = Workload { path: "/".into(), duration: Duration::from_millis(200), ..workload() };
+    let workload = workload("/");
     let mut out = Vec::new();
     let rows = wsgi_lab::lab::compare::external::compare_commands(
         &workload,
@@ -107,7 +103,7 @@ fn url_measures_a_running_server_as_one_row() {
     let server = wsgi_lab::Server::from_listener(listener, sleep, options, wsgi_lab::Mode::Pool).unwrap();
     let running = server.spawn();
     let url = format!("{}/?ms=1", running.url());
-    let workload = Workload { duration: Duration::from_millis(200), ..workload() };
+    let workload = workload("/?ms=20");
     let mut out = Vec::new();
     let rows = wsgi_lab::lab::compare::external::compare_url(&workload, &[4], &url, &mut out, false).unwrap();
     assert_eq!(rows.len(), 1);
