@@ -15,12 +15,15 @@
 //! Serving on http://127.0.0.1:8080
 //! ```
 //!
-//! Run it with `cargo run --example app_factory`, then `curl http://127.0.0.1:8080/` and
-//! `curl http://127.0.0.1:8080/config`. `GREETING=Bonjour cargo run --example app_factory`
-//! builds the app with another setting.
+//! Run it with `cargo run --release --example app_factory`, then `curl http://127.0.0.1:8080/`
+//! and `curl http://127.0.0.1:8080/config`. `GREETING=Bonjour cargo run --release --example
+//! app_factory` builds the app with another setting.
 
+mod common;
+
+use std::process::ExitCode;
 use wsgi_lab::router::{Request, Router};
-use wsgi_lab::{Options, serve, util::port_from_env};
+use wsgi_lab::{Options, serve};
 
 /// What the factory is configured with.
 struct Config {
@@ -35,8 +38,10 @@ fn create_app(config: Config) -> Router {
         .route("/config", move |_: &Request| format!("greeting = {:?}", config.greeting))
 }
 
-fn main() -> Result<(), wsgi_lab::Error> {
-    let greeting = std::env::var("GREETING").unwrap_or_else(|_| "Hello".to_string());
-    let app = create_app(Config { greeting });
-    serve(app, Options { host: "127.0.0.1".into(), port: port_from_env(8080), ..Options::default() })
+fn main() -> ExitCode {
+    common::run(|| {
+        let greeting = std::env::var("GREETING").unwrap_or_else(|_| "Hello".to_string());
+        let app = create_app(Config { greeting });
+        serve(app, Options { host: "127.0.0.1".into(), port: common::port(8080)?, ..Options::default() })
+    })
 }

@@ -11,15 +11,18 @@
 //!         serve(app, host='0.0.0.0', port=50100, threads=1)
 //! ```
 //!
-//! Run it with `cargo run --example dev_vs_prod` (dev, the default), or
-//! `WSGI_LAB_MODE=prod cargo run --example dev_vs_prod`. Then compare what each shows for
+//! Run it with `cargo run --release --example dev_vs_prod` (dev, the default), or
+//! `WSGI_LAB_MODE=prod cargo run --release --example dev_vs_prod`. Then compare what each shows for
 //! `curl http://127.0.0.1:50100/` and for a route that fails, `curl http://127.0.0.1:50100/oops`:
 //! the dev server prints a banner, colours its log, checks the app with the validator and, in
 //! debug mode, shows the panic in the page; the production server answers a plain 500 and keeps
 //! the reason in its log.
 
+mod common;
+
+use std::process::ExitCode;
 use wsgi_lab::router::{Request, Router};
-use wsgi_lab::{Options, serve, util::port_from_env};
+use wsgi_lab::{Options, serve};
 
 fn index(_request: &Request) -> &'static str {
     "Hello, World with waitress!!!"
@@ -29,13 +32,15 @@ fn oops(_request: &Request) -> &'static str {
     panic!("division by zero in the oops route");
 }
 
-fn main() -> Result<(), wsgi_lab::Error> {
-    let app = Router::new().route("/", index).route("/oops", oops);
-    let mode = std::env::var("WSGI_LAB_MODE").unwrap_or_else(|_| "dev".to_string());
-    let port = port_from_env(50100);
-    if mode == "dev" {
-        app.run("0.0.0.0", port, true)
-    } else {
-        serve(app, Options { host: "0.0.0.0".into(), port, threads: 1, ..Options::default() })
-    }
+fn main() -> ExitCode {
+    common::run(|| {
+        let app = Router::new().route("/", index).route("/oops", oops);
+        let mode = std::env::var("WSGI_LAB_MODE").unwrap_or_else(|_| "dev".to_string());
+        let port = common::port(50100)?;
+        if mode == "dev" {
+            app.run("0.0.0.0", port, true)
+        } else {
+            serve(app, Options { host: "0.0.0.0".into(), port, threads: 1, ..Options::default() })
+        }
+    })
 }

@@ -14,21 +14,26 @@
 //!     serve(app, host='0.0.0.0', port=50100, threads=1)
 //! ```
 //!
-//! Run it with `cargo run --example hello_waitress`, then `curl http://127.0.0.1:50100/`.
+//! Run it with `cargo run --release --example hello_waitress`, then `curl http://127.0.0.1:50100/`.
 //! `host: "0.0.0.0"` listens on every interface, as in the tutorial: other machines can reach
 //! it. Leave the host out (127.0.0.1) to keep it private.
 
+mod common;
+
+use std::process::ExitCode;
 use wsgi_lab::router::{Request, Router};
-use wsgi_lab::{Options, serve, util::port_from_env};
+use wsgi_lab::{Options, serve};
 
 fn index(_request: &Request) -> &'static str {
     "Hello, World with waitress!!!"
 }
 
-fn main() -> Result<(), wsgi_lab::Error> {
-    let app = Router::new().route("/", index);
-    serve(
-        app,
-        Options { host: "0.0.0.0".into(), port: port_from_env(50100), threads: 1, ..Options::default() },
-    )
+fn main() -> ExitCode {
+    common::run(|| {
+        let app = Router::new().route("/", index);
+        serve(
+            app,
+            Options { host: "0.0.0.0".into(), port: common::port(50100)?, threads: 1, ..Options::default() },
+        )
+    })
 }

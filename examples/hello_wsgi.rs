@@ -14,9 +14,12 @@
 //!     server.serve_forever()
 //! ```
 //!
-//! Run it with `cargo run --example hello_wsgi`, then `curl http://127.0.0.1:5000/`.
+//! Run it with `cargo run --release --example hello_wsgi`, then `curl http://127.0.0.1:5000/`.
 //! (`PORT=0` picks a free port instead of 5000, which is how the tests run it.)
 
+mod common;
+
+use std::process::ExitCode;
 use wsgi_lab::{Body, Environ, StartResponse, make_server};
 
 fn web_app(_environ: &Environ, start_response: StartResponse) -> Body {
@@ -26,10 +29,11 @@ fn web_app(_environ: &Environ, start_response: StartResponse) -> Body {
     Body::from(vec![b"<h2>Hi there, this is WSGI server</h2>".to_vec()])
 }
 
-fn main() -> Result<(), wsgi_lab::Error> {
-    let port = wsgi_lab::util::port_from_env(5000);
-    let server = make_server("", port, web_app)?;
-    let port = server.server_address().port();
-    println!("serving on port {port}...\nvisit http://127.0.0.1:{port}\nTo exit press ctrl + c");
-    server.serve_forever()
+fn main() -> ExitCode {
+    common::run(|| {
+        let server = make_server("", common::port(5000)?, web_app)?;
+        let port = server.server_address().port();
+        println!("serving on port {port}...\nvisit http://127.0.0.1:{port}\nTo exit press ctrl + c");
+        server.serve_forever()
+    })
 }

@@ -9,7 +9,7 @@
 //!     serve(app, host='0.0.0.0', port=50100, threads=1, url_prefix="/my-app")
 //! ```
 //!
-//! Run it with `cargo run --example url_prefix`, then:
+//! Run it with `cargo run --release --example url_prefix`, then:
 //!
 //! ```text
 //! curl http://127.0.0.1:50100/my-app/hi     # the route: SCRIPT_NAME=/my-app, PATH_INFO=/hi
@@ -20,21 +20,26 @@
 //! answers 404 itself, naming the prefix. A reverse proxy forwards `/my-app/...` here, so one
 //! host can serve several apps, each under its own prefix.
 
+mod common;
+
+use std::process::ExitCode;
 use wsgi_lab::router::{Request, Router};
-use wsgi_lab::{Options, serve, util::port_from_env};
+use wsgi_lab::{Options, serve};
 
 fn index(_request: &Request) -> &'static str {
     "Hello, World with waitress!!!"
 }
 
-fn main() -> Result<(), wsgi_lab::Error> {
-    let app = Router::new().route("/hi", index);
-    let options = Options {
-        host: "0.0.0.0".into(),
-        port: port_from_env(50100),
-        threads: 1,
-        url_prefix: "/my-app".into(),
-        ..Options::default()
-    };
-    serve(app, options)
+fn main() -> ExitCode {
+    common::run(|| {
+        let app = Router::new().route("/hi", index);
+        let options = Options {
+            host: "0.0.0.0".into(),
+            port: common::port(50100)?,
+            threads: 1,
+            url_prefix: "/my-app".into(),
+            ..Options::default()
+        };
+        serve(app, options)
+    })
 }

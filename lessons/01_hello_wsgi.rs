@@ -6,11 +6,12 @@
 //! and which the server added. Then it shows `serve_forever` as the loop it is: accept, read
 //! one request, call the app, write, close, again.
 //!
-//! Run: `cargo run --bin lesson-01-hello-wsgi` (`--quick` is accepted; this lesson is quick).
+//! Run: `cargo run --release --bin lesson-01-hello-wsgi` (`--quick` is accepted; this lesson is
+//! quick).
 
 mod common;
 
-use common::{body, heading, verdict};
+use common::{OrExit, body, heading, verdict};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -128,9 +129,10 @@ fn main() {
     heading("Serving it");
     // make_server's twin on 127.0.0.1 port 0 (a free port) instead of '' and 5000, so the lesson
     // never clashes with another program; single-threaded, as wsgiref.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port on 127.0.0.1");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").or_exit("cannot bind 127.0.0.1:0");
     let options = Options { quiet: true, ..Options::default() };
-    let server = Server::from_listener(listener, web_app, options, Mode::Single).expect("a server");
+    let server =
+        Server::from_listener(listener, web_app, options, Mode::Single).or_exit("cannot start the server");
     println!("{}", server.startup_line());
     let stats = server.stats();
     let running = server.spawn();
@@ -242,6 +244,6 @@ fn main() {
         &format!("{accepted} accepted, {served} answered for {} connections", rounds + 1),
     );
 
-    running.stop().expect("a clean shutdown");
+    running.stop().or_exit("the server did not stop cleanly");
     println!("\nserver stopped.");
 }

@@ -4,11 +4,12 @@
 //! requests chosen to show each rule (a UTF-8 path, a raw query, repeated headers, a header
 //! name with `_`, a body), prints what the app saw, and explains the keys group by group.
 //!
-//! Run: `cargo run --bin lesson-02-environ` (`--quick` is accepted; this lesson is quick).
+//! Run: `cargo run --release --bin lesson-02-environ` (`--quick` is accepted; this lesson is
+//! quick).
 
 mod common;
 
-use common::{body, exchange, heading, start, verdict};
+use common::{OrExit, body, exchange, heading, start, verdict};
 use std::collections::BTreeMap;
 use wsgi_lab::apps::{demo_app, query_value};
 use wsgi_lab::util::to_utf8;
@@ -249,6 +250,6 @@ fn main() {
         "the GET has CONTENT_TYPE or CONTENT_LENGTH",
     );
 
-    running.stop().expect("a clean shutdown");
+    running.stop().or_exit("the server did not stop cleanly");
     println!("\nserver stopped.");
 }

@@ -7,12 +7,12 @@
 //! client, with no socket at all. Every caller gets the same answers, because they all meet
 //! the router at the same contract.
 //!
-//! Run: `cargo run --bin lesson-03-framework-is-an-app` (`--quick` is accepted; this lesson is
-//! quick).
+//! Run: `cargo run --release --bin lesson-03-framework-is-an-app` (`--quick` is accepted; this
+//! lesson is quick).
 
 mod common;
 
-use common::{exchange, heading, start, verdict};
+use common::{OrExit, exchange, heading, start, verdict};
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Instant;
@@ -261,7 +261,7 @@ fn main() {
         &format!("outside the prefix: {outside_status}, Server-Timing {:?}", find(&outside, "server-timing")),
     );
 
-    plain.stop().expect("a clean shutdown");
-    wrapped.stop().expect("a clean shutdown");
+    plain.stop().or_exit("the server did not stop cleanly");
+    wrapped.stop().or_exit("the server did not stop cleanly");
     println!("\nservers stopped.");
 }

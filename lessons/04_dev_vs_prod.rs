@@ -7,12 +7,13 @@
 //! loudly to the developer; the production server hides them from clients, logs them, and
 //! protects itself from clients that never finish.
 //!
-//! Run: `cargo run --bin lesson-04-dev-vs-prod` (full), `-- --quick` for shorter timeouts.
+//! Run: `cargo run --release --bin lesson-04-dev-vs-prod` (full), `-- --quick` for shorter
+//! timeouts.
 //! The production server's log goes to stderr, as waitress's does.
 
 mod common;
 
-use common::{heading, quick, secs, verdict};
+use common::{OrExit, heading, quick, secs, verdict};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -81,10 +82,10 @@ struct Launched {
 ///
 /// with a free port on 127.0.0.1, and in the background so the lesson can talk to both.
 fn launch(mode: &str, header_timeout: Duration, dev_log: Arc<Mutex<Vec<String>>>) -> Launched {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port on 127.0.0.1");
+    let listener = TcpListener::bind("127.0.0.1:0").or_exit("cannot bind 127.0.0.1:0");
     if mode == "dev" {
         let server = DevServer::from_listener(listener, app(), true)
-            .expect("a dev server")
+            .or_exit("cannot start the dev server")
             .log_to(move |line| dev_log.lock().unwrap_or_else(|e| e.into_inner()).push(line.to_string()));
         let (addr, handle) = (server.server_address(), server.shutdown_handle());
         let serving = std::thread::spawn(move || server.serve_forever());
@@ -96,9 +97,11 @@ fn launch(mode: &str, header_timeout: Duration, dev_log: Arc<Mutex<Vec<String>>>
     } else {
         // As waitress: errors in the log, no line per request.
         let options = Options { threads: 1, header_timeout, log_requests: false, ..Options::default() };
-        let running = Server::from_listener(listener, app(), options, Mode::Pool).expect("a server").spawn();
+        let running = Server::from_listener(listener, app(), options, Mode::Pool)
+            .or_exit("cannot start the server")
+            .spawn();
         let addr = running.addr();
-        Launched { addr, stop: Box::new(move || running.stop().expect("a clean shutdown")) }
+        Launched { addr, stop: Box::new(move || running.stop().or_exit("the server did not stop cleanly")) }
     }
 }
 

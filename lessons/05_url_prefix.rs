@@ -6,11 +6,12 @@
 //! it back into URLs, and why a reverse proxy needs it: several apps behind one host, each
 //! under its own prefix.
 //!
-//! Run it with `cargo run --bin lesson-05-url-prefix`; the page is `lessons/05_url_prefix.md`.
+//! Run it with `cargo run --release --bin lesson-05-url-prefix`; the page is
+//! `lessons/05_url_prefix.md`.
 
 mod common;
 
-use common::{body, get, heading, status};
+use common::{OrExit, body, get, heading, status};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -248,7 +249,7 @@ struct Proxy {
 
 impl Proxy {
     fn start(routes: Vec<Route>) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port on 127.0.0.1");
+        let listener = TcpListener::bind("127.0.0.1:0").or_exit("cannot bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("the proxy's address");
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);

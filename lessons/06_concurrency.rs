@@ -5,7 +5,8 @@
 //! milliseconds, the stand-in for a database call); N clients hit each at the same moment. The
 //! predictions: one thread needs N × d, a pool of T workers ⌈N / T⌉ × d (T requests per wave).
 //!
-//! Run it with `cargo run --bin lesson-06-concurrency`; the page is `lessons/06_concurrency.md`.
+//! Run it with `cargo run --release --bin lesson-06-concurrency`; the page is
+//! `lessons/06_concurrency.md`.
 
 mod common;
 

@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::OrExit;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -30,7 +31,7 @@ struct NaiveServer {
 
 impl NaiveServer {
     fn start(workers: usize) -> NaiveServer {
-        let listener = Arc::new(TcpListener::bind("127.0.0.1:0").expect("a free port on 127.0.0.1"));
+        let listener = Arc::new(TcpListener::bind("127.0.0.1:0").or_exit("cannot bind 127.0.0.1:0"));
         let addr = listener.local_addr().unwrap();
         let stopping = Arc::new(AtomicBool::new(false));
         let workers = (0..workers)
@@ -132,7 +133,7 @@ fn main() {
     let options = Options { threads: WORKERS, engine: Engine::Handoff, ..Options::default() };
     let pool = common::start(hello, Mode::Pool, options);
     let pool_report = load(pool.addr(), &plan);
-    pool.stop().expect("a clean shutdown");
+    pool.stop().or_exit("the server did not stop cleanly");
     println!("\nwsgi-lab's pool:");
     print!("{pool_report}");
 
@@ -220,7 +221,7 @@ fn main() {
         Options { threads: WORKERS, engine: Engine::Handoff, ..Options::default() },
     );
     let pool_visit = visit_after_idle_browsers(pool.addr(), plan.patience);
-    pool.stop().expect("a clean shutdown");
+    pool.stop().or_exit("the server did not stop cleanly");
     for (name, visit) in [("naive", &naive_visit), ("wsgi-lab", &pool_visit)] {
         match visit {
             Some(took) => println!("{name}: the visitor got 200 OK after {}", common::secs(*took)),
@@ -248,7 +249,7 @@ fn load(addr: SocketAddr, plan: &Plan) -> BenchReport {
         stop: Stop::Duration(plan.duration),
         ..BenchConfig::new(format!("http://{addr}/"))
     };
-    bench::run(&config).expect("the bench runs")
+    bench::run(&config).or_exit("the bench could not run")
 }
 
 /// `min 0, median 0, max 4173: 45 of 50 starved`: the report's fairness in one line.

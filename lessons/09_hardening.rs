@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::OrExit;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
@@ -55,8 +56,10 @@ struct Dev {
 
 impl Dev {
     fn start(app: impl wsgi_lab::App + 'static) -> Dev {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port on 127.0.0.1");
-        let server = DevServer::from_listener(listener, app, false).expect("a dev server").log_to(|_| {});
+        let listener = TcpListener::bind("127.0.0.1:0").or_exit("cannot bind 127.0.0.1:0");
+        let server = DevServer::from_listener(listener, app, false)
+            .or_exit("cannot start the dev server")
+            .log_to(|_| {});
         let (addr, stop) = (server.server_address(), server.shutdown_handle());
         let thread = std::thread::spawn(move || server.serve_forever());
         Dev { addr, stop, thread }
@@ -188,7 +191,7 @@ fn main() {
     huge_length(&production, &prod_seen);
 
     dev.stop();
-    production.stop().expect("a clean shutdown");
+    production.stop().or_exit("the server did not stop cleanly");
 }
 
 fn slowloris(production: &Running, dev: &Dev, patience: Duration) {

@@ -7,6 +7,8 @@
 //! quick anyway; `--built-in-proxy` uses the lesson's own proxy even when nginx is installed).
 
 mod common;
+
+use common::OrExit;
 mod reverse_proxy;
 
 use reverse_proxy::{MiniProxy, Nginx, Proxy, find_nginx};
@@ -37,7 +39,7 @@ fn binding() -> Vec<u16> {
     for host in ["127.0.0.1", "0.0.0.0"] {
         let options =
             Options { host: host.to_string(), port: 0, threads: 2, quiet: true, ..Options::default() };
-        let server = Server::bind(echo, options, Mode::Pool).expect("bind an ephemeral port");
+        let server = Server::bind(echo, options, Mode::Pool).or_exit("cannot start the server");
         let addr = server.server_address();
         println!("host {host:<10} → the server reports {addr}   ({})", server.startup_line());
         let running = server.spawn();
@@ -45,7 +47,7 @@ fn binding() -> Vec<u16> {
         // nothing anywhere else.)
         let answer = common::get(SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port())), "/");
         println!("  a request to 127.0.0.1:{} is answered {}", addr.port(), common::status(&answer));
-        running.stop().expect("a clean shutdown");
+        running.stop().or_exit("the server did not stop cleanly");
         reported.push((addr, common::status(&answer)));
     }
     println!(
@@ -212,7 +214,7 @@ fn behind_a_proxy() {
         text(&direct, "REMOTE_ADDR") == "127.0.0.1" && text(&direct, "HTTP_X_FORWARDED_FOR") == ABSENT,
         "untrusted client: REMOTE_ADDR is its own address and X-Forwarded-For was removed",
     );
-    other.stop().expect("a clean shutdown");
+    other.stop().or_exit("the server did not stop cleanly");
 
     println!("\n(c) Straight to the first backend, which trusts 127.0.0.1, the same header");
     let bypass = environ_of(backend.addr(), &request);
@@ -231,7 +233,7 @@ fn behind_a_proxy() {
     );
 
     proxy.stop();
-    backend.stop().expect("a clean shutdown");
+    backend.stop().or_exit("the server did not stop cleanly");
 }
 
 /// The echo app's environ for `request` sent to `addr`.

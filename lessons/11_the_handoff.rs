@@ -7,6 +7,8 @@
 //! `cargo run --release --bin lesson-11-the-handoff` (add `--quick` for a short run).
 
 mod common;
+
+use common::OrExit;
 mod wake_ups;
 
 use std::collections::VecDeque;
@@ -144,10 +146,10 @@ fn measure(engine: Engine, connections: usize, duration: Duration) -> Measured {
     };
     let served = running.stats().served();
     let (server0, workers0) = (Switches::of_all(&server), Switches::of_all(&workers));
-    let report = bench::run(&config).expect("the bench runs");
+    let report = bench::run(&config).or_exit("the bench could not run");
     let (server1, workers1) = (Switches::of_all(&server), Switches::of_all(&workers));
     let requests = running.stats().served() - served;
-    running.stop().expect("a clean shutdown");
+    running.stop().or_exit("the server did not stop cleanly");
     assert_eq!(report.total_errors(), 0, "the bench saw errors: {report}");
     Measured {
         requests,

@@ -17,11 +17,28 @@ pub fn heading(title: &str) {
     println!("\n{title}\n{}", "-".repeat(title.chars().count()));
 }
 
+/// How a lesson ends when the machine will not let it run (no free port, a server that will not
+/// start or stop): one `error:` line and exit code 1, as a program fails. A panic (`unwrap`,
+/// `expect`) is kept for what would be a bug in the lesson itself.
+pub trait OrExit<T> {
+    /// The value, or the `error: what: cause` line and exit code 1.
+    fn or_exit(self, what: &str) -> T;
+}
+
+impl<T, E: std::fmt::Display> OrExit<T> for Result<T, E> {
+    fn or_exit(self, what: &str) -> T {
+        self.unwrap_or_else(|cause| {
+            eprintln!("error: {what}: {cause}");
+            std::process::exit(1)
+        })
+    }
+}
+
 /// Starts `app` on a free port of 127.0.0.1, quiet, in `mode` with `options`; stopped on drop.
 pub fn start(app: impl App + 'static, mode: Mode, options: Options) -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port on 127.0.0.1");
+    let listener = TcpListener::bind("127.0.0.1:0").or_exit("cannot bind 127.0.0.1:0");
     let options = Options { quiet: true, ..options };
-    Server::from_listener(listener, app, options, mode).expect("a server").spawn()
+    Server::from_listener(listener, app, options, mode).or_exit("cannot start the server").spawn()
 }
 
 /// Sends `request` as is and returns everything the server sends back until it closes.

@@ -2,6 +2,7 @@
 //! `10_behind_a_proxy.nginx.conf`, or, on a machine without nginx, the lesson's own small
 //! proxy that does the same to the proxy headers.
 
+use crate::common::OrExit;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -151,7 +152,7 @@ pub struct MiniProxy {
 
 impl MiniProxy {
     pub fn start(backend: SocketAddr) -> MiniProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port on 127.0.0.1");
+        let listener = TcpListener::bind("127.0.0.1:0").or_exit("cannot bind 127.0.0.1:0");
         let addr = listener.local_addr().unwrap();
         let stopping = Arc::new(AtomicBool::new(false));
         let stop = stopping.clone();

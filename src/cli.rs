@@ -1,4 +1,6 @@
-//! The command line. [`run`] returns the exit code, so it can be tested like a function.
+//! The command line. [`run`] returns the exit code, so it can be tested like a function: 0 when
+//! all went well, 2 for a bad argument (clap's code, in every subcommand), 1 for a failure while
+//! running.
 
 mod lab;
 mod serve;
@@ -7,6 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::time::Duration;
+use wsgi_lab::apps;
+use wsgi_lab::lab::bench::Target;
 
 #[derive(Parser, Debug)]
 #[command(name = "wsgi-lab", version, about = "Serve, read and measure WSGI-style apps in Rust")]
@@ -74,13 +78,47 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Bench(args) => lab::bench(args, output),
         Command::Compare(args) => lab::compare(args, output),
     };
-    match result {
-        Ok(()) => 0,
-        Err(message) => {
-            eprintln!("error: {message}");
-            1
+    let (code, message) = match result {
+        Ok(()) => return 0,
+        Err(Failure::Usage(message)) => (2, message),
+        Err(Failure::Run(message)) => (1, message),
+    };
+    eprintln!("error: {message}");
+    code
+}
+
+/// Why a command stopped, which decides the exit code. Most bad arguments are caught by the
+/// parser (exit 2); `Usage` is one only the command can see, such as `--root` with an app that
+/// serves no files.
+enum Failure {
+    /// An argument the command cannot use: exit 2.
+    Usage(String),
+    /// A failure while running (a port in use, nothing listening, a file not written): exit 1.
+    Run(String),
+}
+
+/// `?` on a plain message: a failure while running.
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Run(message)
+    }
+}
+
+/// `--app NAME`, for `serve` and `compare`: one of the built-in apps.
+fn app_name(name: &str) -> Result<String, String> {
+    match apps::APPS.iter().any(|(n, _)| *n == name) {
+        true => Ok(name.to_string()),
+        false => {
+            let names: Vec<&str> = apps::APPS.iter().map(|(n, _)| *n).collect();
+            Err(format!("no built-in app {name:?}; choose one of {}", names.join(", ")))
         }
     }
+}
+
+/// A URL the bench can aim at, by the bench's own rule ([`Target::parse`]), for `bench URL` and
+/// `compare --url`.
+fn http_url(text: &str) -> Result<String, String> {
+    Target::parse(text).map(|_| text.to_string()).map_err(|e| e.to_string())
 }
 
 /// `5`, `2.5`, `5s` or `300ms`.

@@ -6,11 +6,11 @@
 pub use crate::http::{decode_path, split_target};
 
 use crate::http::{Head, RequestBody};
+use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Read};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Index;
 use std::rc::Rc;
 
@@ -35,7 +35,7 @@ pub const SERVER_SOFTWARE: &str = concat!("wsgi-lab/", env!("CARGO_PKG_VERSION")
 /// ```
 #[derive(Clone)]
 pub struct Environ {
-    vars: BTreeMap<String, String>,
+    vars: Vars,
     input: Input,
     multithread: bool,
 }
@@ -44,17 +44,17 @@ impl Environ {
     /// An environ with no keys and an empty `wsgi.input`; see also
     /// [`crate::util::setup_testing_defaults`].
     pub fn new() -> Self {
-        Environ { vars: BTreeMap::new(), input: Input::new(Box::new(io::empty())), multithread: false }
+        Environ { vars: Vars::default(), input: Input::new(Box::new(io::empty())), multithread: false }
     }
 
     /// The value of a string key, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars.get(key).map(String::as_str)
+        self.vars.get(key)
     }
 
     /// Sets a string key (middleware rewrites `SCRIPT_NAME` and `PATH_INFO` this way).
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        self.vars.insert(key.into(), value.into());
+        self.vars.insert(Cow::Owned(key.into()), value.into());
     }
 
     /// Removes a string key and returns its value.
@@ -64,7 +64,9 @@ impl Environ {
 
     /// The string keys and values, sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        let mut all: Vec<(&str, &str)> = self.vars.0.iter().map(|(k, v)| (k.as_ref(), v.as_str())).collect();
+        all.sort_unstable();
+        all.into_iter()
     }
 
     /// `wsgi.input`: the request body, already fully received. Reads end at the end of the body.
@@ -122,7 +124,8 @@ impl Environ {
         peer: SocketAddr,
         (script_name, path_info): (&str, &str),
     ) -> io::Result<Environ> {
-        let mut vars = server.vars.clone();
+        let mut vars = Vars(Vec::with_capacity(server.vars.0.len() + 8 + head.headers.len()));
+        vars.0.extend_from_slice(&server.vars.0);
         let (_, query) = split_target(&head.target);
         let body_len = body.len();
         vars.insert("REQUEST_METHOD".into(), head.method.clone());
@@ -131,18 +134,18 @@ impl Environ {
         vars.insert("PATH_INFO".into(), path_info.into());
         vars.insert("QUERY_STRING".into(), query.into());
         vars.insert("SERVER_PROTOCOL".into(), format!("HTTP/1.{}", head.minor));
-        vars.insert("REMOTE_ADDR".into(), peer.ip().to_string());
+        vars.insert("REMOTE_ADDR".into(), ip_text(peer.ip()));
         vars.insert("REMOTE_PORT".into(), peer.port().to_string());
         for (name, value) in &head.headers {
             // `X_Forwarded_For` would become the same key as `X-Forwarded-For`: a spoofing door.
             if name.contains('_') {
                 continue;
             }
-            let key = match name.to_ascii_uppercase().replace('-', "_") {
-                k if k == "CONTENT_TYPE" || k == "CONTENT_LENGTH" => k,
-                k => format!("HTTP_{k}"),
-            };
-            vars.entry(key).and_modify(|v| *v = format!("{v}, {value}")).or_insert_with(|| value.clone());
+            let key = cgi_key(name);
+            match vars.get_mut(&key) {
+                Some(v) => *v = format!("{v}, {value}"),
+                None => vars.insert(key, value.clone()),
+            }
         }
         if head.header("transfer-encoding").is_some() {
             vars.insert("CONTENT_LENGTH".into(), body_len.to_string());
@@ -195,19 +198,73 @@ impl Read for Input {
 /// The keys every request of one server shares (wsgiref's `setup_environ`): built once.
 #[derive(Debug, Clone)]
 pub struct ServerEnviron {
-    vars: BTreeMap<String, String>,
+    vars: Vars,
     multithread: bool,
 }
 
 impl ServerEnviron {
     /// The server-level keys for a server bound to `addr`.
     pub fn new(addr: SocketAddr, multithread: bool) -> Self {
-        let mut vars = BTreeMap::new();
-        vars.insert("SERVER_NAME".to_string(), addr.ip().to_string());
-        vars.insert("SERVER_PORT".to_string(), addr.port().to_string());
-        vars.insert("SERVER_SOFTWARE".to_string(), SERVER_SOFTWARE.to_string());
-        vars.insert("GATEWAY_INTERFACE".to_string(), "CGI/1.1".to_string());
-        vars.insert("wsgi.url_scheme".to_string(), "http".to_string());
+        let mut vars = Vars::default();
+        vars.insert("SERVER_NAME".into(), addr.ip().to_string());
+        vars.insert("SERVER_PORT".into(), addr.port().to_string());
+        vars.insert("SERVER_SOFTWARE".into(), SERVER_SOFTWARE.to_string());
+        vars.insert("GATEWAY_INTERFACE".into(), "CGI/1.1".to_string());
+        vars.insert("wsgi.url_scheme".into(), "http".to_string());
         ServerEnviron { vars, multithread }
+    }
+}
+
+/// An address as text. An IPv4 address is written octet by octet: `IpAddr`'s `Display`
+/// supports padding, which makes it cost more than the rest of the environ together.
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, d] = v4.octets();
+            format!("{a}.{b}.{c}.{d}")
+        }
+        IpAddr::V6(v6) => v6.to_string(),
+    }
+}
+
+/// `Content-Type` → `CONTENT_TYPE`, `X-Token` → `HTTP_X_TOKEN` (CGI's rule, PEP 3333).
+fn cgi_key(name: &str) -> Cow<'static, str> {
+    let upper = name.bytes().map(|b| if b == b'-' { '_' } else { b.to_ascii_uppercase() as char });
+    if name.eq_ignore_ascii_case("content-type") || name.eq_ignore_ascii_case("content-length") {
+        Cow::Owned(upper.collect())
+    } else {
+        Cow::Owned("HTTP_".chars().chain(upper).collect())
+    }
+}
+
+/// The string keys of an environ. A vector searched from the front rather than a map: an
+/// environ holds about twenty keys and is built for every request, and one allocation for all
+/// of them costs less than a tree's nodes (or a hash of every key). The keys the server sets
+/// are `&'static str`s, not copies. [`Environ::iter`] sorts.
+#[derive(Debug, Clone, Default)]
+struct Vars(Vec<(Cow<'static, str>, String)>);
+
+impl Vars {
+    fn find(&self, key: &str) -> Option<usize> {
+        self.0.iter().position(|(k, _)| k == key)
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.find(key).map(|i| self.0[i].1.as_str())
+    }
+
+    fn get_mut(&mut self, key: &str) -> Option<&mut String> {
+        self.find(key).map(|i| &mut self.0[i].1)
+    }
+
+    fn insert(&mut self, key: Cow<'static, str>, value: String) {
+        match self.find(&key) {
+            Some(i) => self.0[i].1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    fn remove(&mut self, key: &str) -> Option<String> {
+        self.find(key).map(|i| self.0.swap_remove(i).1)
     }
 }

@@ -1,6 +1,7 @@
 //! The server's log on stderr, in wsgiref's format:
 //! `127.0.0.1 - - [21/Nov/2026 10:24:03] "GET / HTTP/1.1" 200 13`.
 
+use std::fmt::Display;
 use std::io::Write;
 use std::net::IpAddr;
 use std::time::SystemTime;
@@ -22,7 +23,7 @@ impl Log {
     }
 
     /// An access line: who, when, the request line, the status and the body bytes sent.
-    pub fn access(&self, peer: IpAddr, request_line: &str, status: u16, bytes: u64) {
+    pub fn access(&self, peer: IpAddr, request_line: impl Display, status: u16, bytes: u64) {
         if self.access {
             self.line(format_args!("{peer} - - [{}] \"{request_line}\" {status} {bytes}", timestamp()));
         }
@@ -34,7 +35,7 @@ impl Log {
     }
 
     /// A mistake or a panic of the app, with the request it was handling.
-    pub fn app_error(&self, request_line: &str, message: &str) {
+    pub fn app_error(&self, request_line: impl Display, message: &str) {
         self.line(format_args!("[{}] app error on \"{request_line}\": {message}", timestamp()));
     }
 

@@ -26,6 +26,35 @@ impl UrlPrefix {
         if trimmed.is_empty() { UrlPrefix(String::new()) } else { UrlPrefix(format!("/{trimmed}")) }
     }
 
+    /// Reads a prefix given as text from outside (a command line): normalised as by
+    /// [`UrlPrefix::new`], and refused when it has a `?` or `#` (they end the path in a URL), a
+    /// `.` or `..` segment (clients resolve those before they send a path, so nothing would
+    /// match), a space or a control character. The message names the cause and what to give.
+    ///
+    /// ```
+    /// use wsgi_lab::UrlPrefix;
+    /// assert_eq!(UrlPrefix::parse("my-app/").unwrap().as_str(), "/my-app");
+    /// for bad in ["/app?x=1", "/app#top", "/a/../b", "/my app"] {
+    ///     assert!(UrlPrefix::parse(bad).unwrap_err().contains("is not a URL prefix"), "{bad}");
+    /// }
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let prefix = UrlPrefix::new(text);
+        let path = prefix.as_str();
+        let cause = if path.contains('?') {
+            "a `?` starts the query string, after the path"
+        } else if path.contains('#') {
+            "a `#` starts the fragment, after the path"
+        } else if path.split('/').any(|segment| segment == "." || segment == "..") {
+            "a `.` or `..` segment is resolved away before a request is sent, so no path would match"
+        } else if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            "it has a space or a control character"
+        } else {
+            return Ok(prefix);
+        };
+        Err(format!("{text:?} is not a URL prefix: {cause}; give a path such as /my-app"))
+    }
+
     /// The normalised prefix, `""` at the root.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -66,8 +66,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Resolve { host, source } => write!(f, "cannot resolve host {host:?}: {source}"),
+            // The OS's own words ("Address already in use (os error 98)") tell a newcomer less
+            // than this; how to pick another port is the caller's to say (`PORT=0`, `--port 0`).
             Error::Bind { addr, source } if source.kind() == io::ErrorKind::AddrInUse => {
-                write!(f, "cannot bind {addr}: the port is taken by another program ({source})")
+                write!(f, "cannot bind {addr}: the port is in use")
             }
             Error::Bind { addr, source } => write!(f, "cannot bind {addr}: {source}"),
             Error::Config(message) => write!(f, "{message}"),

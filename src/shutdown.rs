@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 /// Stops a running `serve_forever`, from any thread. Cloning gives another handle to the same
 /// server.
@@ -64,12 +65,12 @@ impl ShutdownHandle {
         self.0.stopped.notify_all();
     }
 
-    /// Blocks until shutdown is asked for.
-    pub(crate) fn wait(&self) {
-        let mut guard = self.0.lock.lock().unwrap_or_else(|e| e.into_inner());
-        while !self.is_requested() {
-            guard = self.0.stopped.wait(guard).unwrap_or_else(|e| e.into_inner());
-        }
+    /// Blocks until shutdown is asked for or `timeout` has passed; says whether it was asked for.
+    pub(crate) fn wait_for(&self, timeout: Duration) -> bool {
+        let guard = self.0.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let waited = self.0.stopped.wait_timeout_while(guard, timeout, |_| !self.is_requested());
+        drop(waited.unwrap_or_else(|e| e.into_inner()));
+        self.is_requested()
     }
 
     /// The eventfd written at shutdown, for epoll to watch.

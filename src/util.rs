@@ -158,13 +158,3 @@ pub fn to_utf8(latin1: &str) -> String {
     let bytes: Vec<u8> = latin1.chars().map(|c| c as u32 as u8).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
-
-/// The `PORT` environment variable if it holds a port number, else `default`: how the examples
-/// keep the tutorials' ports (5000, 50100) while tests run them on a free one (`PORT=0`).
-///
-/// ```
-/// assert_eq!(wsgi_lab::util::port_from_env(50100), std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(50100));
-/// ```
-pub fn port_from_env(default: u16) -> u16 {
-    std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(default)
-}

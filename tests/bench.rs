@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 use wsgi_lab::lab::bench::{BenchConfig, BenchError, ErrorKind, Progress, Stop, run, run_open_loop};
 use wsgi_lab::{App, Mode, Options, Running, Server, apps};
 
-/// A wsgi-lab server in pool mode on a free port, shut down when dropped.
+/// A wsgi-lab server in pool mode on a free port, shut down when dropped; quiet, so its
+/// shutdown lines do not land in `cargo test`'s output.
 fn serve(app: impl App + 'static) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let options = Options { threads: 4, ..Options::default() };
-    Server::from_listener(listener, app, options, Mode::Pool).unwrap().log_requests(false).spawn()
+    let options = Options { threads: 4, quiet: true, ..Options::default() };
+    Server::from_listener(listener, app, options, Mode::Pool).unwrap().spawn()
 }
 
 fn url(server: &Running, path: &str) -> String {

@@ -376,21 +376,24 @@ fn the_grid_reading_reads_scaling_within_one_connection_count() {
     // Read together, 10 conns × 5 threads against 1 conn × 1 thread would claim ×5 for the
     // workers and ×1 for the connections alike.
     let rows = [
-        at(1, Setup::Threads(1), Shared, 20.0),
-        at(1, Setup::Threads(5), Shared, 20.0),
-        at(10, Setup::Threads(1), Shared, 20.0),
-        at(10, Setup::Threads(5), Shared, 100.0),
+        at(1, Setup::Threads(1), Handoff, 20.0),
+        at(1, Setup::Threads(5), Handoff, 20.0),
+        at(10, Setup::Threads(1), Handoff, 20.0),
+        at(10, Setup::Threads(5), Handoff, 100.0),
     ];
     let text = grid_reading(&rows, 2);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "with 1 connection:", "{text}");
     assert!(
-        lines[2].starts_with("  5 threads (shared) ×1.0 (at most ×1 with 1 connection, not ×5)"),
+        lines[2].starts_with("  5 threads (handoff) ×1.0 (at most ×1 with 1 connection, not ×5)"),
         "{text}"
     );
     assert!(lines[2].contains("the connections are the limit"), "{text}");
     assert_eq!(lines[3], "with 10 connections:", "{text}");
-    assert!(lines[5].starts_with("  5 threads (shared) ×5.0 (×5 predicted): throughput ≈ workers"), "{text}");
+    assert!(
+        lines[5].starts_with("  5 threads (handoff) ×5.0 (×5 predicted): throughput ≈ workers"),
+        "{text}"
+    );
     assert_eq!(lines.len(), 6, "{text}");
     // Engines are read within one count too, and so is scaling within one engine.
     let rows = [
@@ -421,7 +424,7 @@ fn the_grid_reading_reads_scaling_within_one_connection_count() {
     failed.report.connections = 8;
     let rows = [at(4, Setup::Threads(1), Shared, 20.0), failed];
     let text = grid_reading(&rows, 2);
-    assert!(text.starts_with("8 conns, 2 threads (handoff): 10 of 10 responses were 404"), "{text}");
+    assert!(text.starts_with("8 conns, 2 threads: 10 of 10 responses were 404"), "{text}");
     assert!(!text.contains("Little's law") && text.ends_with("fix the cause and run again"), "{text}");
 }
 

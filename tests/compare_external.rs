@@ -84,7 +84,7 @@ fn a_command_that_exits_at_once_is_a_one_line_error_naming_it() {
 #[test]
 fn a_command_without_its_placeholders_is_refused() {
     let (code, _, stderr) = run_compare(&["--cmd", "sleep 5", "--threads", "1", "-d", "200ms"]);
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 2, "a bad argument: {stderr}");
     assert!(stderr.contains("command `sleep 5` needs both {threads} and {port}"), "{stderr}");
 }
 
@@ -92,7 +92,7 @@ fn a_command_without_its_placeholders_is_refused() {
 fn single_is_not_a_thread_count_of_a_command() {
     let (code, _, stderr) =
         run_compare(&["--cmd", "true {threads} {port}", "--threads", "single", "-d", "200ms"]);
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 2, "a bad argument: {stderr}");
     assert!(stderr.contains("`single` is a mode of the built-in server"), "{stderr}");
 }
 

@@ -191,6 +191,31 @@ fn n_slow_requests_on_t_workers_take_about_n_over_t_rounds(engine: Engine) {
 }
 common::each_engine!(n_slow_requests_on_t_workers_take_about_n_over_t_rounds);
 
+/// More slow requests than cores, on as many workers: one round, side by side. The shared
+/// engine lets only as many workers wait on epoll as there are cores and calls the others in
+/// while workers are blocked in the app; if it did not, these would take two rounds or more.
+fn more_sleeping_workers_than_cores_run_side_by_side(engine: Engine) {
+    let _with_others = with_others();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (requests, sleep) = (cores + 3, Duration::from_millis(400));
+    let server = run(apps::sleep, pool_of(requests, engine), Mode::Pool);
+    let streams = connections(&server, requests);
+    let started = Instant::now();
+    let clients: Vec<_> = streams
+        .into_iter()
+        .map(|stream| get_in_background_on(stream, &format!("/?ms={}", sleep.as_millis())))
+        .collect();
+    for client in clients {
+        assert_eq!(client.join().unwrap().0.status, 200);
+    }
+    let took = started.elapsed();
+    assert!(
+        took < sleep.mul_f64(1.5),
+        "{requests} requests of {sleep:?} on {requests} workers took {took:?}"
+    );
+}
+common::each_engine!(more_sleeping_workers_than_cores_run_side_by_side);
+
 fn stalled_half_requests_do_not_delay_a_normal_client(engine: Engine) {
     let _with_others = with_others();
     let options = Options { header_timeout: Duration::from_secs(10), ..pool_of(2, engine) };

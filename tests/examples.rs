@@ -1,6 +1,7 @@
 //! The examples that serve answer a request: each runs as a process on a free port (`PORT=0`),
-//! the test reads the port from what it prints, asks, and stops it. (cargo builds every example
-//! before running the tests.)
+//! the test reads the port from what it prints, asks, and stops it. An example that cannot
+//! start fails as a program does: one `error:` line and a non-zero exit. (cargo builds every
+//! example before running the tests.)
 
 mod common;
 
@@ -23,10 +24,19 @@ impl Drop for Example {
     }
 }
 
+/// Every example, by name.
+const EXAMPLES: [&str; 6] =
+    ["hello_wsgi", "hello_waitress", "url_prefix", "dev_vs_prod", "app_factory", "threads"];
+
+/// `examples/NAME`, ready to run.
+fn example(name: &str) -> Command {
+    let dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("examples");
+    Command::new(dir.join(name))
+}
+
 /// Starts `examples/NAME` with `PORT=0` and waits for the line that names its port.
 fn start(name: &str, env: &[(&str, &str)]) -> Example {
-    let dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("examples");
-    let child = Command::new(dir.join(name))
+    let child = example(name)
         .env("PORT", "0")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
@@ -122,4 +132,68 @@ fn threads_answers_fast_while_slow_works() {
     let fast = started.elapsed();
     let slow = slow.join().unwrap();
     assert!(fast * 3 < slow, "fast took {fast:?} while slow took {slow:?}");
+}
+
+/// Runs `examples/NAME` with `env` to its end, which must come: returns its exit code and stderr.
+/// (A deadline, so that an example that serves instead of failing fails the test, not hangs it.)
+fn run_to_failure(name: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut child = example(name)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{name} with {env:?} kept running: it should have failed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn every_example_with_its_port_taken_says_so_in_one_line() {
+    let dir = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples")).unwrap();
+    let mut found: Vec<String> =
+        dir.filter_map(|e| e.unwrap().file_name().to_str()?.strip_suffix(".rs").map(String::from)).collect();
+    found.sort();
+    let mut listed = EXAMPLES.map(String::from);
+    listed.sort();
+    assert_eq!(found, listed, "EXAMPLES lists every example");
+    // A listener on 127.0.0.1 also keeps the examples that bind 0.0.0.0 from that port: the
+    // wildcard address includes loopback.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    for name in EXAMPLES {
+        let (code, stderr) = run_to_failure(name, &[("PORT", &port)]);
+        assert!(code.is_some_and(|c| c != 0), "{name}: exit {code:?}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.starts_with("error: cannot bind "), "{name}: {stderr}");
+        assert!(
+            stderr
+                .trim_end()
+                .ends_with(&format!(":{port}: the port is in use; set PORT=0 to pick a free one")),
+            "{name}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_port_that_is_not_a_number_is_an_error_not_the_tutorials_port() {
+    for name in EXAMPLES {
+        let (code, stderr) = run_to_failure(name, &[("PORT", "abc")]);
+        assert!(code.is_some_and(|c| c != 0), "{name}: exit {code:?}");
+        assert_eq!(
+            stderr.trim_end(),
+            "error: PORT=\"abc\" is not a port number from 0 to 65535 (0 picks a free one)",
+            "{name}"
+        );
+    }
+    let (code, stderr) = run_to_failure("threads", &[("PORT", "0"), ("THREADS", "many")]);
+    assert!(code.is_some_and(|c| c != 0), "exit {code:?}");
+    assert_eq!(stderr.trim_end(), "error: THREADS=\"many\" is not a whole number of workers, such as 1 or 4");
 }

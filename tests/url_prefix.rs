@@ -87,6 +87,31 @@ fn the_prefix_is_normalised_to_one_leading_slash_and_no_trailing_slash() {
 }
 
 #[test]
+fn a_prefix_given_as_text_must_be_a_path() {
+    // Accepted, and normalised as by `new`.
+    for (given, prefix) in [("/my-app/", "/my-app"), ("a/b", "/a/b"), ("/", ""), ("/v1.2/x..y", "/v1.2/x..y")]
+    {
+        assert_eq!(UrlPrefix::parse(given).map(|p| p.as_str().to_string()), Ok(prefix.into()), "{given:?}");
+    }
+    // Refused, each naming its cause.
+    let refused = [
+        ("/app?x=1", "`?` starts the query string"),
+        ("/app#top", "`#` starts the fragment"),
+        ("/a/../b", "`..` segment"),
+        ("/./b", "`..` segment"),
+        ("..", "`..` segment"),
+        ("/my app", "a space or a control character"),
+        ("/a\tb", "a space or a control character"),
+        ("/a\u{7f}", "a space or a control character"),
+    ];
+    for (given, cause) in refused {
+        let message = UrlPrefix::parse(given).unwrap_err();
+        assert!(message.starts_with(&format!("{given:?} is not a URL prefix: ")), "{message}");
+        assert!(message.contains(cause) && message.ends_with("give a path such as /my-app"), "{message}");
+    }
+}
+
+#[test]
 fn a_server_mounts_its_app_under_url_prefix_in_every_mode() {
     for setup in Setup::all() {
         for spelled in ["/app", "app/"] {

@@ -1,6 +1,6 @@
 //! `wsgi-lab bench` and `wsgi-lab compare`: the lab bench from the command line.
 
-use super::{Output, seconds};
+use super::{Failure, Output, app_name, http_url, seconds};
 use clap::Args;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -9,17 +9,22 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
-use wsgi_lab::lab::bench::{self, BenchConfig, Progress, Stop};
+use wsgi_lab::lab::bench::{self, BenchConfig, BenchError, Progress, Stop};
 use wsgi_lab::lab::compare::{self, Config, Setup, Workload};
 use wsgi_lab::{Engine, Options, apps};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// The URL to load, such as http://127.0.0.1:8080/ (the host an IP address or localhost).
+    #[arg(value_parser = http_url)]
     url: String,
     /// Concurrent connections, each one request at a time.
     #[arg(long, short, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     connections: u32,
+    /// Threads driving the connections, each with its own event loop, as wrk's -t [default:
+    /// the number of cores].
+    #[arg(long, short, value_parser = clap::value_parser!(u32).range(1..=256))]
+    threads: Option<u32>,
     /// How long to run: 10, 2.5s, 500ms.
     #[arg(long, short, value_parser = seconds, conflicts_with = "requests")]
     duration: Option<Duration>,
@@ -65,7 +70,7 @@ fn header(text: &str) -> Result<(String, String), String> {
     }
 }
 
-pub fn bench(args: BenchArgs, output: Output) -> Result<(), String> {
+pub fn bench(args: BenchArgs, output: Output) -> Result<(), Failure> {
     let stop = match (args.requests, args.duration) {
         (Some(n), _) => Stop::Requests(n),
         (None, Some(d)) => Stop::Duration(d),
@@ -73,6 +78,7 @@ pub fn bench(args: BenchArgs, output: Output) -> Result<(), String> {
     };
     let config = BenchConfig {
         connections: args.connections as usize,
+        threads: args.threads.map_or_else(bench::default_threads, |t| t as usize),
         stop,
         no_keep_alive: args.no_keep_alive,
         method: args.method,
@@ -83,10 +89,10 @@ pub fn bench(args: BenchArgs, output: Output) -> Result<(), String> {
         ..BenchConfig::new(args.url)
     };
     let (json, text) = if config.rate.is_some() {
-        let report = bench::run_open_loop(&config).map_err(|e| e.to_string())?;
+        let report = bench::run_open_loop(&config).map_err(bench_failure)?;
         (report.to_json(), report.render(output.color))
     } else {
-        let report = bench::run(&config).map_err(|e| e.to_string())?;
+        let report = bench::run(&config).map_err(bench_failure)?;
         (report.to_json(), report.render(output.color))
     };
     match args.json {
@@ -94,6 +100,15 @@ pub fn bench(args: BenchArgs, output: Output) -> Result<(), String> {
         false => print!("{text}"),
     }
     Ok(())
+}
+
+/// A bench that did not run: settings it refuses are a bad argument (exit 2), nothing to
+/// connect to is a failure to run (exit 1).
+fn bench_failure(error: BenchError) -> Failure {
+    match error {
+        BenchError::Url { .. } | BenchError::Settings(_) => Failure::Usage(error.to_string()),
+        BenchError::Connect { .. } => Failure::Run(error.to_string()),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -110,17 +125,22 @@ pub struct CompareArgs {
     /// `{threads}` and `{port}` replaced, such as `waitress-serve --threads={threads}
     /// --port={port} app:app`; stopped after its row (SIGTERM, then SIGKILL after 2 s). Repeat
     /// for more commands: the rows are the commands × the thread counts.
-    #[arg(long = "cmd", value_name = "TEMPLATE", conflicts_with_all = ["engine", "interactive", "url", "app"])]
+    #[arg(
+        long = "cmd",
+        value_name = "TEMPLATE",
+        value_parser = compare::external::check_template,
+        conflicts_with_all = ["engine", "interactive", "url", "app"]
+    )]
     commands: Vec<String>,
     /// Measure the server already running at URL (path included) as one row (one per
     /// connection count): nothing is started or stopped.
-    #[arg(long, conflicts_with_all = ["engine", "interactive", "path", "app"])]
+    #[arg(long, value_parser = http_url, conflicts_with_all = ["engine", "interactive", "path", "app"])]
     url: Option<String>,
-    /// The built-in app to serve.
-    #[arg(long, default_value = "sleep")]
+    /// The built-in app to serve (`wsgi-lab serve --help` lists them).
+    #[arg(long, default_value = "sleep", value_parser = app_name)]
     app: String,
     /// The path (and query) to request.
-    #[arg(long, default_value = "/?ms=50")]
+    #[arg(long, default_value = "/?ms=50", value_parser = request_path)]
     path: String,
     /// Concurrent keep-alive connections, comma-separated: with more than one count, every
     /// configuration is measured at each, and each count is read on its own.
@@ -147,15 +167,26 @@ pub struct CompareArgs {
     plot: Option<PathBuf>,
 }
 
-pub fn compare(args: CompareArgs, output: Output) -> Result<(), String> {
-    let app = apps::by_name(&args.app).ok_or_else(|| {
-        let names: Vec<&str> = apps::APPS.iter().map(|(n, _)| *n).collect();
-        format!("no built-in app {:?}; choose one of {}", args.app, names.join(", "))
-    })?;
+/// `--path`: what follows the server's address in a URL, so it starts with `/`, and the rest
+/// follows the bench's rule for URLs ([`http_url`]).
+fn request_path(text: &str) -> Result<String, String> {
+    if !text.starts_with('/') {
+        return Err("a path starts with /, such as / or /?ms=50".into());
+    }
+    match bench::Target::parse(&format!("http://127.0.0.1{text}")) {
+        Ok(_) => Ok(text.to_string()),
+        Err(BenchError::Url { reason, .. }) => Err(reason),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
+pub fn compare(args: CompareArgs, output: Output) -> Result<(), Failure> {
+    let app = apps::by_name(&args.app).ok_or_else(|| format!("cannot start the {} app", args.app))?;
     let mut connections: Vec<usize> = args.connections.iter().map(|&c| c as usize).collect();
     connections.dedup();
     if args.interactive && connections.len() > 1 {
-        return Err("interactive mode measures one connection count: give --connections one number".into());
+        let message = "interactive mode measures one connection count: give --connections one number";
+        return Err(Failure::Usage(message.into()));
     }
     let workload = Workload {
         app,
@@ -194,7 +225,7 @@ pub fn compare(args: CompareArgs, output: Output) -> Result<(), String> {
     };
     print!("{}", panics.finish());
     let rows = result?;
-    export(&args, &rows)
+    Ok(export(&args, &rows)?)
 }
 
 /// `compare --cmd` and `compare --url`: the servers are not ours, so no app runs here (no
@@ -205,7 +236,7 @@ fn compare_external(
     connections: &[usize],
     setups: &[Setup],
     output: Output,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let mut out = std::io::stdout();
     let rows = match &args.url {
         Some(url) => {
@@ -219,10 +250,9 @@ fn compare_external(
                 match setup {
                     Setup::Threads(n) => threads.push(*n),
                     Setup::Single => {
-                        return Err(
-                            "`single` is a mode of the built-in server: with --cmd, give thread counts"
-                                .into(),
-                        );
+                        let message =
+                            "`single` is a mode of the built-in server: with --cmd, give thread counts";
+                        return Err(Failure::Usage(message.into()));
                     }
                 }
             }
@@ -239,7 +269,7 @@ fn compare_external(
             )?
         }
     };
-    export(args, &rows)
+    Ok(export(args, &rows)?)
 }
 
 /// `--json`, `--csv` and `--plot`, each if asked for.

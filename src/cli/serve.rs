@@ -3,15 +3,16 @@
 //! The defaults live in [`Options::default()`]; an option left out here stays `None` and is
 //! filled from there, so the command line repeats no default (the help prints them from there).
 
-use super::seconds;
+use super::{Failure, app_name, seconds};
 use clap::Args;
 use std::fmt::Display;
+use std::io::ErrorKind;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use wsgi_lab::lab::watch::Watch;
 use wsgi_lab::proxy::ProxyPolicy;
-use wsgi_lab::{App, DevServer, Engine, Mode, Mount, Options, Server, UrlPrefix, apps};
+use wsgi_lab::{App, DevServer, Engine, Error, Mode, Mount, Options, Server, UrlPrefix, apps};
 
 /// The options only the production server has. With `--dev` they are refused (exit 2, one
 /// line naming the option), never silently ignored: tiny_http has no timeouts, no limits, one
@@ -60,9 +61,10 @@ pub struct ServeArgs {
     /// With --dev: a panic shows its message and the request in the 500 page.
     #[arg(long, requires = "dev")]
     debug: bool,
-    /// Mount the app under this URL prefix, such as /my-app (both servers).
-    #[arg(long, value_name = "PREFIX")]
-    url_prefix: Option<String>,
+    /// Mount the app under this URL prefix, such as /my-app (both servers): a path, with no `?`,
+    /// `#`, `.` or `..` segment, space or control character.
+    #[arg(long, value_name = "PREFIX", value_parser = UrlPrefix::parse)]
+    url_prefix: Option<UrlPrefix>,
     /// The directory the `files` app serves.
     #[arg(long)]
     root: Option<std::path::PathBuf>,
@@ -125,32 +127,42 @@ fn apps_help() -> String {
     let width = apps::APPS.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
     let lines: Vec<String> =
         apps::APPS.iter().map(|(name, about)| format!("  {name:width$}  {about}")).collect();
-    format!("Built-in apps (--app NAME):\n{}", lines.join("\n"))
+    format!(
+        "Built-in apps (--app NAME):\n{}\n\nA parameter that is not a whole number, or is past its limit, \
+         is answered 400 with its name and range.",
+        lines.join("\n")
+    )
 }
 
-fn app_name(name: &str) -> Result<String, String> {
-    match apps::APPS.iter().any(|(n, _)| *n == name) {
-        true => Ok(name.to_string()),
-        false => {
-            let names: Vec<&str> = apps::APPS.iter().map(|(n, _)| *n).collect();
-            Err(format!("no built-in app {name:?}; choose one of {}", names.join(", ")))
-        }
-    }
-}
-
-fn app(args: &ServeArgs) -> Result<Arc<dyn App>, String> {
+/// The app to serve. A `--root` the `files` app cannot serve is a bad argument, as is a
+/// `--root` for another app.
+fn app(args: &ServeArgs) -> Result<Arc<dyn App>, Failure> {
     match (&args.root, args.app.as_str()) {
         (Some(root), "files") => {
-            let files =
-                apps::Files::new(root).map_err(|e| format!("cannot serve {}: {e}", root.display()))?;
+            let files = apps::Files::new(root)
+                .map_err(|e| Failure::Usage(format!("cannot serve --root {}: {e}", root.display())))?;
             Ok(Arc::new(files))
         }
-        (Some(_), other) => Err(format!("--root is for the files app, not {other}")),
-        (None, name) => apps::by_name(name).ok_or_else(|| format!("cannot start the {name} app")),
+        (Some(_), other) => Err(Failure::Usage(format!("--root is for the files app, not {other}"))),
+        (None, name) => {
+            apps::by_name(name).ok_or_else(|| Failure::Run(format!("cannot start the {name} app")))
+        }
     }
 }
 
-pub fn serve(args: ServeArgs) -> Result<(), String> {
+/// A server that did not start: an option it cannot work with is a bad argument (exit 2); a
+/// port in use or a host that does not resolve is a failure to run (exit 1).
+fn not_started(error: Error) -> Failure {
+    match error {
+        Error::Config(message) => Failure::Usage(message),
+        Error::Bind { ref source, .. } if source.kind() == ErrorKind::AddrInUse => {
+            Failure::Run(format!("{error}; give --port 0 to pick a free one"))
+        }
+        other => Failure::Run(other.to_string()),
+    }
+}
+
+pub fn serve(args: ServeArgs) -> Result<(), Failure> {
     let app = app(&args)?;
     if args.dev {
         return serve_dev(app, args);
@@ -161,7 +173,7 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
         port: args.port,
         threads: args.threads.map_or(defaults.threads, usize::from),
         engine: args.engine.unwrap_or(defaults.engine),
-        url_prefix: args.url_prefix.map_or(defaults.url_prefix, UrlPrefix::from),
+        url_prefix: args.url_prefix.unwrap_or(defaults.url_prefix),
         header_timeout: args.header_timeout.unwrap_or(defaults.header_timeout),
         idle_timeout: args.idle_timeout.unwrap_or(defaults.idle_timeout),
         max_request_body_size: args.max_body.unwrap_or(defaults.max_request_body_size),
@@ -174,8 +186,11 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
         ..defaults
     };
     let mode = if args.single { Mode::Single } else { Mode::Pool };
-    let mut server = Server::bind(app, options, mode).map_err(|e| e.to_string())?;
+    let mut server = Server::bind(app, options, mode).map_err(not_started)?;
     println!("{}", server.startup_line());
+    if args.app == "files" {
+        println!("{}", apps::Files::serving(args.root.as_deref()));
+    }
     let watch = args.watch.then(|| Watch::start(server.stats()));
     if let Some(watch) = &watch {
         // The view must draw its last frame before anything is printed below it, or its next
@@ -187,33 +202,36 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
                 std::process::exit(130); // a second Ctrl+C: now
             }
             stopper.stop();
-            eprintln!("\nShutting down (Ctrl+C again to quit at once)...");
+            eprintln!("Shutting down (Ctrl+C again to quit at once)...");
             handle.shutdown();
         })
         .map_err(|e| format!("cannot catch Ctrl+C: {e}"))?;
     }
-    let result = server.serve_forever().map_err(|e| e.to_string());
+    let result = server.serve_forever().map_err(|e| Failure::Run(e.to_string()));
     drop(watch);
     result
 }
 
 /// The dev server with what it can honour: the prefix (an app wrapper, the same on both
 /// servers), the trusted proxy, `--quiet`. The rest was refused by the parser.
-fn serve_dev(app: Arc<dyn App>, args: ServeArgs) -> Result<(), String> {
-    let prefix = UrlPrefix::new(args.url_prefix.as_deref().unwrap_or_default());
+fn serve_dev(app: Arc<dyn App>, args: ServeArgs) -> Result<(), Failure> {
+    let prefix = args.url_prefix.unwrap_or_default();
     let app: Arc<dyn App> =
         if prefix.as_str().is_empty() { app } else { Arc::new(Mount::new(prefix.as_str(), app)) };
     let names: Vec<&str> = args.trusted_proxy_headers.iter().map(String::as_str).collect();
-    let proxy = ProxyPolicy::new(args.trusted_proxy, &names)?;
+    let proxy = ProxyPolicy::new(args.trusted_proxy, &names).map_err(Failure::Usage)?;
     let server = DevServer::bind(app, &args.host, args.port, args.debug)
-        .map_err(|e| e.to_string())?
+        .map_err(not_started)?
         .log_requests(!args.quiet)
         .trust_proxy(proxy);
     // On stderr, as run_dev and Flask print it.
     eprintln!("{}", server.banner());
+    if args.app == "files" {
+        eprintln!(" * {}", apps::Files::serving(args.root.as_deref()));
+    }
     if !prefix.as_str().is_empty() {
         let prefix = prefix.as_str();
         eprintln!(" * Mounted at {prefix}/: SCRIPT_NAME={prefix}; other paths get 404");
     }
-    server.serve_forever().map_err(|e| e.to_string())
+    server.serve_forever().map_err(|e| Failure::Run(e.to_string()))
 }

@@ -160,7 +160,7 @@ pub fn debug_page(message: &str, head: &Head, environ: &Environ) -> String {
          <h2>Request</h2>\n<pre>{}</pre>\n<h2>Headers</h2>\n<table>\n{headers}</table>\n\
          <h2>Environ</h2>\n<table>\n{environ}</table>\n</body></html>\n",
         escape(message),
-        escape(&head.request_line()),
+        escape(&head.request_line().to_string()),
     )
 }
 

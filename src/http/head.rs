@@ -3,6 +3,7 @@
 
 use super::HttpError;
 use super::target::{check_target, latin1};
+use std::fmt;
 
 /// How many header lines a request may carry (SPEC §3: more is a 431).
 pub const MAX_HEADERS: usize = 100;
@@ -109,9 +110,9 @@ fn check_head_bytes(head: &[u8]) -> Result<(), HttpError> {
 }
 
 impl Head {
-    /// `GET /path HTTP/1.1`, as the access log shows it.
-    pub fn request_line(&self) -> String {
-        format!("{} {} HTTP/1.{}", self.method, self.target, self.minor)
+    /// `GET /path HTTP/1.1`, as the access log shows it (formatted only when it is shown).
+    pub fn request_line(&self) -> RequestLine<'_> {
+        RequestLine(self)
     }
 
     /// All values of a header, case-insensitively, in order.
@@ -199,5 +200,14 @@ fn parse_length(value: &str) -> Result<Framing, HttpError> {
         Ok(0) => Ok(Framing::None),
         Ok(n) => Ok(Framing::Length(n)),
         Err(_) => Err(HttpError::new(413, format!("Content-Length {value} is too large"))),
+    }
+}
+
+/// A request's first line, written out when displayed ([`Head::request_line`]).
+pub struct RequestLine<'a>(&'a Head);
+
+impl fmt::Display for RequestLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} HTTP/1.{}", self.0.method, self.0.target, self.0.minor)
     }
 }

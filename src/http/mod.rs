@@ -13,5 +13,5 @@ mod target;
 pub use body::{BodyDecoder, Chunked, RequestBody, is_tchar};
 pub use error::{HttpError, reason};
 pub use head::{Framing, Head, MAX_HEADERS, parse_head};
-pub use parser::{Limits, Request, RequestParser, Step};
+pub use parser::{Limits, READ_CHUNK, Request, RequestParser, Step};
 pub use target::{check_target, decode_path, latin1, split_target};

@@ -6,7 +6,11 @@
 use super::HttpError;
 use super::body::{BodyDecoder, Chunked, RequestBody};
 use super::head::{Framing, Head, parse_head};
+use std::cell::RefCell;
 use std::io::{self, Read};
+
+/// The most one read takes from the socket.
+pub const READ_CHUNK: usize = 16 * 1024;
 
 /// The limits a parser enforces (SPEC §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,12 +98,17 @@ impl RequestParser {
         self.buf.extend_from_slice(data);
     }
 
-    /// Reads once from `reader` into the buffer; `Ok(0)` is end of stream.
+    /// Reads once from `reader` into the buffer; `Ok(0)` is end of stream. A read that fills
+    /// [`READ_CHUNK`] may have left more bytes in the socket.
     pub fn read_from(&mut self, reader: &mut impl Read) -> io::Result<usize> {
-        let mut chunk = [0u8; 16 * 1024];
-        let n = reader.read(&mut chunk)?;
-        self.push(&chunk[..n]);
-        Ok(n)
+        // One chunk per thread, zeroed once: a fresh 16 KiB array per read would be zeroed on
+        // every request, which costs more than parsing a small request does.
+        thread_local!(static CHUNK: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into()));
+        CHUNK.with_borrow_mut(|chunk| {
+            let n = reader.read(chunk)?;
+            self.push(&chunk[..n]);
+            Ok(n)
+        })
     }
 
     /// Whether there are no pending bytes and no request half-received: the connection is idle.

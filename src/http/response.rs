@@ -7,8 +7,10 @@
 
 use crate::app::{AppResponse, check_content_length};
 use crate::environ::SERVER_SOFTWARE;
+pub use crate::panics::{catch_panic, panic_message};
+use std::cell::RefCell;
 use std::io::{self, Write};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::SystemTime;
 
 /// Whether a response with this status code has a body. 1xx, 204 and 304 never do (RFC 9110):
 /// they are sent without body bytes and without framing, and need no `Content-Type`.
@@ -94,6 +96,21 @@ pub fn prepare(reply: Reply, mut response: AppResponse) -> Result<Prepared, Stri
     Ok(Prepared { reply, response, framing, first })
 }
 
+/// Calls `f` with the `Date` header's value for now. It changes once a second, so each thread
+/// formats it once a second: formatting a date costs more than writing a small response's head.
+fn with_date<T>(f: impl FnOnce(&str) -> T) -> T {
+    thread_local!(static DATE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) });
+    let now = SystemTime::now();
+    let second = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DATE.with_borrow_mut(|(at, date)| {
+        if *at != second || date.is_empty() {
+            *at = second;
+            *date = httpdate::fmt_http_date(now);
+        }
+        f(date)
+    })
+}
+
 /// Writes a prepared response: the head, then the body as framed.
 pub fn write_response<W: Write>(out: &mut W, prepared: Prepared) -> io::Result<Written> {
     let Prepared { reply, response, framing, mut first } = prepared;
@@ -103,15 +120,19 @@ pub fn write_response<W: Write>(out: &mut W, prepared: Prepared) -> io::Result<W
     let keep_alive = reply.keep_alive && !matches!(framing, Framing::UntilClose);
 
     let mut buf = Vec::with_capacity(512);
-    write!(buf, "HTTP/1.1 {status}\r\n")?;
+    let mut line = |parts: &[&[u8]]| {
+        parts.iter().for_each(|part| buf.extend_from_slice(part));
+        buf.extend_from_slice(b"\r\n");
+    };
+    line(&[b"HTTP/1.1 ", status.as_bytes()]);
     for (name, value) in &headers {
-        write!(buf, "{name}: {value}\r\n")?;
+        line(&[name.as_bytes(), b": ", value.as_bytes()]);
     }
     if header(&headers, "date").is_none() {
-        write!(buf, "Date: {}\r\n", httpdate::fmt_http_date(std::time::SystemTime::now()))?;
+        with_date(|date| line(&[b"Date: ", date.as_bytes()]));
     }
     if header(&headers, "server").is_none() {
-        write!(buf, "Server: {SERVER_SOFTWARE}\r\n")?;
+        line(&[b"Server: ", SERVER_SOFTWARE.as_bytes()]);
     }
     match framing {
         Framing::Length(n) if header(&headers, "content-length").is_none() => {
@@ -183,29 +204,6 @@ fn append_chunk<W: Write>(out: &mut W, buf: &mut Vec<u8>, chunk: &[u8], chunked:
         buf.extend_from_slice(b"\r\n");
     }
     Ok(())
-}
-
-/// Runs app code (the app, or its body) and turns a panic into its message: the worker that
-/// runs it survives, and the server decides what the client gets.
-///
-/// ```
-/// use wsgi_lab::http::response::catch_panic;
-/// assert_eq!(catch_panic(|| 1 + 1), Ok(2));
-/// assert_eq!(catch_panic(|| -> u8 { panic!("boom") }), Err("boom".to_string()));
-/// ```
-pub fn catch_panic<T>(code: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(code)).map_err(|payload| panic_message(payload.as_ref()))
-}
-
-/// The text of a panic payload (`panic!("...")` carries a `&str` or a `String`).
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".to_string()
-    }
 }
 
 /// The first value of a header, case-insensitively.

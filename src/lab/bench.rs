@@ -1,56 +1,85 @@
-//! `wsgi-lab bench`: a closed-loop (or, with a rate, open-loop) HTTP/1.1 load generator on
-//! plain threads, the lab's own `wrk` (and `wrk2`).
+//! `wsgi-lab bench`: a closed-loop (or, with a rate, open-loop) HTTP/1.1 load generator,
+//! the lab's own `wrk` (and `wrk2`), built as wrk is.
 //!
-//! Each of C connections runs on a thread of its own: send a request, read the whole
-//! response, send the next. A server that answers slowly therefore gets fewer requests, as
-//! it would from C real users each waiting for a page. All connections are opened before the
-//! clock starts; then they run for a duration, or until exactly N requests have been sent
-//! across all of them. Each thread keeps its own tally (latency histogram, status codes,
-//! errors); the tallies are added up into a [`BenchReport`] at the end, so the threads share
-//! nothing but a few atomic counters while they run.
+//! C connections each run a closed loop: send a request, read the whole response, send the
+//! next. A server that answers slowly therefore gets fewer requests, as it would from C real
+//! users each waiting for a page. The connections are shared out among a few threads (by
+//! default one per core, like wrk's `-t`): connection `i` belongs to thread `i % T`, and each
+//! thread drives its share with non-blocking sockets on an epoll instance of its own (see
+//! `bench/event_loop.rs`), so 1,000 connections cost 2 threads on a 2-core machine, not 1,000.
+//! All connections are opened before the clock starts; then they run for a duration, or until
+//! exactly N requests have been sent across all of them. Each thread keeps its own tally
+//! (latency histogram, status codes, errors, completions per connection); the tallies are
+//! added up into a [`BenchReport`] at the end, so the threads share nothing but a few atomic
+//! counters while they run.
 //!
 //! With a [`rate`](BenchConfig::rate), [`run_open_loop`] sends on a schedule instead: request
 //! k is due k / rate after the start, whether or not earlier ones have been answered, and
 //! latency is measured both from that scheduled time and from the actual send (see
-//! [`OpenLoopReport`]). Connections still send one request at a time, so a stalled server
-//! makes the later sends late, and the latency from the schedule shows it.
+//! [`OpenLoopReport`]). It runs on the same event loops, which keep the schedule with a
+//! timer. Connections still send one request at a time, so a stalled server makes the later
+//! sends late, and the latency from the schedule shows it.
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | `bench.rs` | [`BenchConfig`], [`run`]: start the connections, wait, add up |
+//! | `bench.rs` | [`BenchConfig`], [`run`]: start the threads, wait, add up |
+//! | `bench/error.rs` | [`BenchError`]: why a bench could not run |
 //! | `bench/target.rs` | [`Target`]: the URL, and the request bytes built once |
-//! | `bench/worker.rs` | one connection's loop, timeouts, reconnects |
-//! | `bench/progress.rs` | [`Progress`]: a line on stderr, a callback, or nothing |
-//! | `bench/response.rs` | reading a response: head, then body by length, chunks or close |
+//! | `bench/plan.rs` | what the threads are given and share: the plan, the schedule, the start gate |
+//! | `bench/event_loop.rs` | one thread: wrk's event loop over its connections, timeouts, reconnects |
+//! | `bench/timer.rs` | the open loop's clock: a heap of due times and a `timerfd` |
+//! | `bench/connection.rs` | one connection: its non-blocking socket, its phase, its times |
+//! | `bench/response.rs` | reading a response as bytes arrive: head, then body by length, chunks or close |
+//! | `bench/tally.rs` | what a thread counts, and adding the threads' counts up |
+//! | `bench/progress.rs` | [`Progress`]: a labelled bar on stderr, a callback, or nothing |
 //! | `bench/report.rs` | [`BenchReport`], [`Fairness`], [`ErrorKind`]: JSON and text |
 //! | `bench/open_loop.rs` | [`OpenLoopReport`], [`OpenLoop`], [`Tail`]: the schedule, two latencies, a histogram |
 
+mod connection;
+mod error;
+mod event_loop;
 mod open_loop;
+mod plan;
 mod progress;
 mod report;
 mod response;
+mod tally;
 mod target;
-mod worker;
+mod timer;
 
+pub use error::BenchError;
 pub use open_loop::{Bucket, LATE_AFTER_MS, OpenLoop, OpenLoopReport, Tail};
-pub use progress::{Progress, Tick};
+pub use progress::{Progress, RATE_WINDOW, Tick};
 pub use report::{BenchReport, ErrorKind, Fairness, Latency};
 pub use target::Target;
 
-use hdrhistogram::Histogram;
+use plan::{Counter, Gate, Plan, Schedule, Shared};
 use progress::Display;
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
-use std::{fmt, io, net::SocketAddr, thread};
-use worker::{Counter, Gate, Plan, Schedule, Shared, Tally};
+use std::{io, thread};
+use tally::Tally;
 
 /// How often the progress display is updated.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
-/// More connections than this is refused: each is a thread, and the lab runs on laptops.
+/// More connections than this is refused: each is a socket, a file descriptor (and the
+/// server's end another one), and the lab runs on laptops.
 const MAX_CONNECTIONS: usize = 10_000;
+
+/// More threads than this is refused: past the cores, threads only take turns.
+const MAX_THREADS: usize = 256;
+
+/// The threads a bench uses by default: one per core, as wrk's documentation advises.
+///
+/// ```
+/// assert!(wsgi_lab::lab::bench::default_threads() >= 1);
+/// ```
+pub fn default_threads() -> usize {
+    thread::available_parallelism().map_or(1, usize::from)
+}
 
 /// When a bench stops.
 ///
@@ -86,9 +115,12 @@ pub enum Stop {
 pub struct BenchConfig {
     /// `http://host:port/path?query`; the host an IP address or `localhost` (see [`Target`]).
     pub url: String,
-    /// Connections, each a thread running a closed loop; default 10. In count mode never more
-    /// than the number of requests, or the extra ones would look starved.
+    /// Connections, each running a closed loop; default 10. In count mode never more than the
+    /// number of requests, or the extra ones would look starved.
     pub connections: usize,
+    /// Threads that drive the connections, each with an event loop of its own (wrk's `-t`);
+    /// default [`default_threads`], one per core. Never more than the connections.
+    pub threads: usize,
     /// When to stop; default after 10 s.
     pub stop: Stop,
     /// A new connection for every request, announced with `Connection: close`; default off
@@ -109,6 +141,14 @@ pub struct BenchConfig {
     /// time rather than when the previous one returns; run it with [`run_open_loop`].
     /// Default `None`, the closed loop.
     pub rate: Option<f64>,
+    /// Set to `true` to stop early, as if the time were up (a request not answered by then is
+    /// in flight): how `compare --interactive` cancels a row on Ctrl+C. Seen within 10 ms (the
+    /// event loops look at their clocks that often, also while an open loop waits for its
+    /// next scheduled send). Default `None`.
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// What the progress bar calls this run, such as `hello · 5 threads · shared · 10 conns`;
+    /// default `None`, then the URL, the connections and the threads.
+    pub label: Option<String>,
 }
 
 impl BenchConfig {
@@ -128,6 +168,7 @@ impl Default for BenchConfig {
         BenchConfig {
             url: "http://127.0.0.1:8080/".to_string(),
             connections: 10,
+            threads: default_threads(),
             stop: Stop::Duration(Duration::from_secs(10)),
             no_keep_alive: false,
             method: "GET".to_string(),
@@ -136,54 +177,8 @@ impl Default for BenchConfig {
             timeout: Duration::from_secs(10),
             progress: Progress::Quiet,
             rate: None,
-        }
-    }
-}
-
-/// Why a bench could not run. Each says its cause in one line.
-///
-/// ```
-/// use wsgi_lab::lab::bench::{run, BenchConfig};
-/// let error = run(&BenchConfig::new("http://example.com/")).unwrap_err();
-/// assert_eq!(error.to_string(), "bad URL \"http://example.com/\": the host must be an IP address or localhost");
-/// ```
-#[derive(Debug)]
-pub enum BenchError {
-    /// The URL is not one the bench can aim at.
-    Url {
-        /// The URL as given.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A setting is out of range (no connections, zero requests, a header with a newline...).
-    Settings(String),
-    /// Not one connection could be opened: nothing listens there, or it cannot be reached.
-    Connect {
-        /// The address tried.
-        addr: SocketAddr,
-        /// What the OS said.
-        source: io::Error,
-    },
-}
-
-impl fmt::Display for BenchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BenchError::Url { url, reason } => write!(f, "bad URL {url:?}: {reason}"),
-            BenchError::Settings(reason) => write!(f, "bad bench settings: {reason}"),
-            BenchError::Connect { addr, source } => {
-                write!(f, "cannot connect to {addr} ({source}): is a server listening there?")
-            }
-        }
-    }
-}
-
-impl std::error::Error for BenchError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            BenchError::Connect { source, .. } => Some(source),
-            _ => None,
+            cancel: None,
+            label: None,
         }
     }
 }
@@ -263,6 +258,9 @@ fn measure(config: &BenchConfig) -> Result<(BenchReport, Option<OpenLoop>), Benc
         Stop::Requests(n) => config.connections.min(usize::try_from(n).unwrap_or(usize::MAX)),
         Stop::Duration(_) => config.connections,
     };
+    // A thread with no connection would have nothing to do.
+    let threads = config.threads.min(connections);
+    // Serialised once: every request of the bench is these bytes.
     let request = target.request(&config.method, &config.headers, &config.body, config.no_keep_alive);
     let plan = Plan {
         addr: target.addr,
@@ -279,28 +277,31 @@ fn measure(config: &BenchConfig) -> Result<(BenchReport, Option<OpenLoop>), Benc
             Stop::Duration(_) => None,
         },
         schedule: config.rate.map(|rate| Schedule { rate, connections }),
+        cancel: config.cancel.as_deref(),
+        connections,
+        threads,
     };
     let shared = Shared {
         tickets: AtomicU64::new(0),
         gate: Gate::default(),
-        completed: (0..connections).map(|_| Counter::default()).collect(),
+        completed: (0..threads).map(|_| Counter::default()).collect(),
     };
     let (ready_tx, ready_rx) = mpsc::channel();
     let (done_tx, done_rx) = mpsc::channel();
     // Scoped threads may borrow the plan and the shared counters: the scope does not end
-    // before every connection thread has.
+    // before every bench thread has.
     thread::scope(|scope| {
-        for index in 0..connections {
+        for index in 0..threads {
             let (ready, done, plan, shared) = (ready_tx.clone(), done_tx.clone(), &plan, &shared);
             let spawned =
                 thread::Builder::new().name(format!("bench-{index}")).spawn_scoped(scope, move || {
-                    let _ = done.send((index, worker::run_connection(index, plan, shared, ready)));
+                    let _ = done.send((index, event_loop::run_thread(index, plan, shared, ready)));
                 });
             if let Err(e) = spawned {
                 // The threads already started wait at the gate: send them home first.
                 shared.gate.open(None);
                 return Err(BenchError::Settings(format!(
-                    "cannot start thread {index} ({e}): try fewer connections"
+                    "cannot start thread {index} ({e}): try fewer threads"
                 )));
             }
         }
@@ -308,11 +309,9 @@ fn measure(config: &BenchConfig) -> Result<(BenchReport, Option<OpenLoop>), Benc
         drop((ready_tx, done_tx));
         let mut first_error = None;
         let mut opened = 0;
-        for result in ready_rx.iter() {
-            match result {
-                Ok(()) => opened += 1,
-                Err(e) => first_error = first_error.or(Some(e)),
-            }
+        for found in ready_rx.iter() {
+            opened += found.opened;
+            first_error = first_error.or(found.first_error);
         }
         if opened == 0 {
             shared.gate.open(None);
@@ -322,8 +321,10 @@ fn measure(config: &BenchConfig) -> Result<(BenchReport, Option<OpenLoop>), Benc
         let start = Instant::now();
         shared.gate.open(Some(start));
 
-        let mut display = Display::new(&config.progress, config.stop, start);
-        let mut tallies: Vec<Option<Tally>> = (0..connections).map(|_| None).collect();
+        let label =
+            config.label.clone().unwrap_or_else(|| progress::default_label(config, connections, threads));
+        let mut display = Display::new(&config.progress, config.stop, start, label);
+        let mut tallies: Vec<Option<Tally>> = (0..threads).map(|_| None).collect();
         loop {
             match done_rx.recv_timeout(PROGRESS_EVERY) {
                 Ok((index, tally)) => tallies[index] = Some(tally),
@@ -334,17 +335,18 @@ fn measure(config: &BenchConfig) -> Result<(BenchReport, Option<OpenLoop>), Benc
             }
         }
         display.finish();
+        let cancelled = config.cancel.as_ref().is_some_and(|c| c.load(Relaxed));
         let elapsed = match config.stop {
             // An open loop's threads leave once nothing more is due, a moment before the end;
             // the schedule still covered the whole window.
-            Stop::Duration(d) if config.rate.is_some() => d,
-            // Threads blocked on a read notice the end a moment late; the measured window is
-            // the configured one all the same.
+            Stop::Duration(d) if config.rate.is_some() && !cancelled => d,
+            // Threads notice the end a moment late; the measured window is the configured one
+            // all the same.
             Stop::Duration(d) => start.elapsed().min(d),
             Stop::Requests(_) => start.elapsed(),
         };
-        let tallies = tallies.into_iter().map(|t| t.expect("a bench connection thread panicked"));
-        Ok(add_up(config, connections, elapsed, tallies.collect()))
+        let tallies: Vec<Tally> = tallies.into_iter().map(|t| t.expect("a bench thread panicked")).collect();
+        Ok(tally::add_up(config, connections, elapsed, &tallies))
     })
 }
 
@@ -353,6 +355,9 @@ fn check(config: &BenchConfig) -> Result<(), BenchError> {
     let bad = |reason: String| Err(BenchError::Settings(reason));
     if config.connections == 0 || config.connections > MAX_CONNECTIONS {
         return bad(format!("connections must be between 1 and {MAX_CONNECTIONS}"));
+    }
+    if config.threads == 0 || config.threads > MAX_THREADS {
+        return bad(format!("threads must be between 1 and {MAX_THREADS}"));
     }
     match config.stop {
         Stop::Requests(0) => return bad("the number of requests must be at least 1".into()),
@@ -381,87 +386,4 @@ fn check(config: &BenchConfig) -> Result<(), BenchError> {
         }
     }
     Ok(())
-}
-
-/// Adds the connections' tallies up into the report.
-fn add_up(
-    config: &BenchConfig,
-    connections: usize,
-    elapsed: Duration,
-    tallies: Vec<Tally>,
-) -> (BenchReport, Option<OpenLoop>) {
-    let mut latency = worker::new_histogram();
-    let mut from_schedule = worker::new_histogram();
-    let (mut taken, mut sent, mut late, mut late_idle) = (0, 0, 0, 0);
-    let mut statuses = BTreeMap::new();
-    let mut errors: BTreeMap<ErrorKind, u64> = ErrorKind::ALL.iter().map(|&k| (k, 0)).collect();
-    let mut first_errors = BTreeMap::new();
-    let (mut bytes_received, mut reconnects, mut in_flight) = (0, 0, 0);
-    for tally in &tallies {
-        add_histogram(&mut latency, &tally.latency);
-        if let Some(h) = &tally.from_schedule {
-            add_histogram(&mut from_schedule, h);
-        }
-        (taken, sent) = (taken + tally.taken, sent + tally.sent);
-        (late, late_idle) = (late + tally.late, late_idle + tally.late_idle);
-        for (status, &n) in tally.statuses.iter().enumerate().filter(|(_, n)| **n > 0) {
-            *statuses.entry(status as u16).or_insert(0) += n;
-        }
-        for kind in ErrorKind::ALL {
-            *errors.entry(kind).or_insert(0) += tally.errors[kind.index()];
-            if let Some(words) = &tally.first_errors[kind.index()] {
-                first_errors.entry(kind).or_insert_with(|| words.clone());
-            }
-        }
-        bytes_received += tally.received;
-        reconnects += tally.reconnects;
-        in_flight += tally.in_flight;
-    }
-    let fairness = Fairness::from_counts(tallies.iter().map(|t| t.completed).collect());
-    let completed = fairness.per_connection.iter().sum();
-    let ms = |micros: u64| micros as f64 / 1000.0;
-    let open_loop = config.rate.map(|rate| {
-        let due = match config.stop {
-            // Request k is due at k / rate: those with k < rate × duration fall inside.
-            Stop::Duration(d) => (rate * d.as_secs_f64()).ceil() as u64,
-            Stop::Requests(n) => n,
-        };
-        OpenLoop {
-            rate_asked: rate,
-            due,
-            sent,
-            late,
-            late_idle,
-            never_sent: due.saturating_sub(taken),
-            from_schedule: Tail::of(&from_schedule),
-            from_send: Tail::of(&latency),
-            histogram: open_loop::buckets(&from_schedule),
-        }
-    });
-    let report = BenchReport {
-        url: config.url.clone(),
-        connections,
-        keep_alive: !config.no_keep_alive,
-        duration: elapsed,
-        completed,
-        requests_per_sec: completed as f64 / elapsed.as_secs_f64().max(1e-9),
-        latency: (!latency.is_empty()).then(|| Latency {
-            p50_ms: ms(latency.value_at_quantile(0.50)),
-            p90_ms: ms(latency.value_at_quantile(0.90)),
-            p99_ms: ms(latency.value_at_quantile(0.99)),
-            max_ms: ms(latency.max()),
-        }),
-        statuses,
-        errors,
-        first_errors,
-        bytes_received,
-        reconnects,
-        in_flight,
-        fairness,
-    };
-    (report, open_loop)
-}
-
-fn add_histogram(total: &mut Histogram<u64>, one: &Histogram<u64>) {
-    total.add(one).expect("every tally's histogram has the same bounds");
 }

@@ -21,6 +21,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub mod export;
@@ -222,7 +223,17 @@ impl Row {
 /// Starts a server for `config` (a [`Config`], or a [`Setup`] on the default engine), runs the
 /// workload against it, stops it.
 pub fn measure(workload: &Workload, config: impl Into<Config>) -> Result<Row, String> {
-    let config = config.into();
+    let row = measure_until(workload, config.into(), None)?;
+    Ok(row.expect("nothing cancels a row without a cancel flag"))
+}
+
+/// [`measure`], cut short once `cancel` turns true: then `None`, since a row stopped at an
+/// arbitrary moment is not a measurement of the configuration.
+fn measure_until(
+    workload: &Workload,
+    config: Config,
+    cancel: Option<Arc<AtomicBool>>,
+) -> Result<Option<Row>, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot bind 127.0.0.1:0: {e}"))?;
     let (mode, threads) = match config.setup {
         Setup::Single => (Mode::Single, 1),
@@ -237,11 +248,17 @@ pub fn measure(workload: &Workload, config: impl Into<Config>) -> Result<Row, St
         connections: workload.connections,
         stop: Stop::Duration(workload.duration),
         progress: if workload.progress { Progress::Stderr } else { Progress::Quiet },
+        cancel: cancel.clone(),
+        label: Some(format!("{config} · {} conns", workload.connections)),
         ..BenchConfig::new(url)
     };
     let report = bench::run(&bench_config).map_err(|e| e.to_string());
     drop(running);
-    Ok(Row { config, server: None, report: report? })
+    let report = report?;
+    match cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+        true => Ok(None),
+        false => Ok(Some(Row { config, server: None, report })),
+    }
 }
 
 /// The rows' labels: `5 threads` while every pool runs the default engine (the table reads as
@@ -303,12 +320,7 @@ pub fn header(
         [1] => "1 keep-alive connection".to_string(),
         _ => format!("{} keep-alive connections", reading::and_list(&counts)),
     };
-    let duration = workload.duration.as_secs_f64();
-    let duration = if duration < 1.0 {
-        format!("{} ms", (duration * 1000.0).round())
-    } else {
-        format!("{} s", (duration * 1000.0).round() / 1000.0)
-    };
+    let duration = time(workload.duration);
     let mut engines: Vec<String> = Vec::new();
     for config in configs.iter().filter(|c| c.setup != Setup::Single) {
         if !engines.contains(&config.engine.name().to_string()) {
@@ -322,6 +334,16 @@ pub fn header(
     };
     let cores = if cores == 1 { "1 core".to_string() } else { format!("{cores} cores") };
     format!("{app} at {}, {connections}, {duration} per row{engines}, {cores}", workload.path)
+}
+
+/// `100 ms`, `2 s`, `2.5 s`: a row's duration as the header and the prompts say it.
+fn time(duration: Duration) -> String {
+    let secs = duration.as_secs_f64();
+    if secs < 1.0 {
+        format!("{} ms", (secs * 1000.0).round())
+    } else {
+        format!("{} s", (secs * 1000.0).round() / 1000.0)
+    }
 }
 
 /// The table and the bar chart, as text. Rates count successful responses only (2xx and 3xx,

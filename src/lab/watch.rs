@@ -3,14 +3,13 @@
 //! or busy with which request for how long).
 //!
 //! Every frame comes from one [`Snapshot`], whose totals add up. On a terminal it redraws ten
-//! times a second with indicatif and fits the terminal's height (idle workers that do not fit
-//! collapse into one line); elsewhere (a pipe, CI) it prints the totals as one plain line each
-//! second in which they changed, and a summary when the server stops.
+//! times a second in place (see [`redraw`]) and fits the terminal's height (idle workers that
+//! do not fit collapse into one line); elsewhere (a pipe, CI) it prints the totals as one plain
+//! line each second in which they changed, and a summary when the server stops.
 
 use crate::stats::{Snapshot, Stats, WorkerState};
 use colored::Colorize;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -228,12 +227,35 @@ impl Rate {
     }
 }
 
+/// What replaces a frame of `drawn` lines, drawn by the previous call, with `lines`; the
+/// first frame has `drawn` 0.
+///
+/// The cursor rests at the start of the line below the frame. It must not rest at the end of
+/// the frame's last line (where indicatif leaves it, the line padded to the terminal's width):
+/// the terminal echoes a Ctrl+C as `^C` at the cursor, which at the right margin wraps onto a
+/// new line, so the next frame would go up one line too few and leave the old totals line
+/// above it, on screen twice. Below the frame, the echo stays on the cursor's line, and the
+/// next frame erases it.
+fn redraw(drawn: usize, lines: &[String]) -> String {
+    // Up to the first line of the old frame.
+    let mut frame = if drawn == 0 { "\r".to_string() } else { format!("\r\x1b[{drawn}A") };
+    // No autowrap while drawing: a line wider than the terminal is cut at its edge instead of
+    // taking a second row that `drawn` would not count.
+    frame += "\x1b[?7l";
+    for line in lines {
+        // Overwritten in place, then the rest of the old line erased (`K`): erasing first would
+        // flash a blank line.
+        frame += line;
+        frame += "\x1b[K\n";
+    }
+    // Erase below (`J`): the lines of a taller old frame, and a `^C` echoed there.
+    frame += "\x1b[J\x1b[?7h";
+    frame
+}
+
 fn draw(stats: &Stats, stop: &AtomicBool) {
-    let view = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-    let style = ProgressStyle::with_template("{msg}").expect("a fixed template");
-    let mut bars: Vec<ProgressBar> = Vec::new();
     let mut rate = Rate { served: stats.served(), at: Instant::now() };
-    let mut shown = 0.0;
+    let (mut shown, mut drawn) = (0.0, 0);
     loop {
         // Read before the snapshot: a stop seen here still gets this last frame drawn.
         let last = stop.load(Ordering::SeqCst);
@@ -242,24 +264,14 @@ fn draw(stats: &Stats, stop: &AtomicBool) {
             shown = rate.update(snapshot.served);
         }
         let lines = layout(&snapshot, shown, Screen::from_env(), Instant::now());
-        while bars.len() > lines.len() {
-            if let Some(bar) = bars.pop() {
-                view.remove(&bar);
-            }
-        }
-        while bars.len() < lines.len() {
-            bars.push(view.add(ProgressBar::new_spinner().with_style(style.clone())));
-        }
-        for (bar, line) in bars.iter().zip(lines) {
-            bar.set_message(line);
-        }
+        // One write under the lock (stderr has no buffer): no other line lands inside a frame.
+        let _ = std::io::stderr().lock().write_all(redraw(drawn, &lines).as_bytes());
+        drawn = lines.len();
         if last {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    // Finished bars stay drawn: the last frame remains above whatever is printed next.
-    bars.iter().for_each(ProgressBar::finish);
 }
 
 fn print(stats: &Stats, stop: &AtomicBool) {
@@ -333,6 +345,87 @@ mod tests {
             }
         }
         n
+    }
+
+    /// The text a terminal shows after `output`, for what [`redraw`] writes: characters,
+    /// `\r`, `\n`, and the controls up (`A`), erase line (`K`) and erase below (`J`); colour
+    /// and autowrap are ignored (a line here never wraps).
+    fn screen(output: &str) -> Vec<String> {
+        let (mut rows, mut row, mut col): (Vec<Vec<char>>, usize, usize) = (vec![Vec::new()], 0, 0);
+        let mut chars = output.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\r' => col = 0,
+                '\n' => (row, col) = (row + 1, 0),
+                '\x1b' => {
+                    // `ESC [`, the parameters, then the letter that names the control.
+                    let mut parameters = String::new();
+                    let control = chars.by_ref().skip(1).find(|c| {
+                        let parameter = c.is_ascii_digit() || *c == ';' || *c == '?';
+                        if parameter {
+                            parameters.push(*c);
+                        }
+                        !parameter
+                    });
+                    match control {
+                        Some('A') => row = row.saturating_sub(parameters.parse().unwrap_or(1)),
+                        Some(erase @ ('K' | 'J')) => {
+                            if erase == 'J' {
+                                rows.truncate(row + 1);
+                            }
+                            if let Some(line) = rows.get_mut(row) {
+                                line.truncate(col);
+                            }
+                        }
+                        _ => {} // colour (`m`), autowrap (`?7l`, `?7h`)
+                    }
+                }
+                c => {
+                    rows.resize(rows.len().max(row + 1), Vec::new());
+                    let line = &mut rows[row];
+                    line.resize(line.len().max(col + 1), ' ');
+                    line[col] = c;
+                    col += 1;
+                }
+            }
+        }
+        let mut shown: Vec<String> = rows.iter().map(|r| r.iter().collect()).collect();
+        // An empty line below the text is no line of it.
+        while shown.last().is_some_and(String::is_empty) {
+            shown.pop();
+        }
+        shown
+    }
+
+    /// Frames of the same server as it serves more (`served`), with `workers` workers.
+    fn frame(served: u64, workers: usize) -> Vec<String> {
+        let s = Snapshot { served, ..snapshot(workers, &[0], true) };
+        layout(&s, 0.0, Screen { rows: 20, cols: 100 }, Instant::now())
+    }
+
+    #[test]
+    fn the_last_frame_replaces_the_one_drawn_before_a_ctrl_c() {
+        let (live, last) = (frame(1, 3), frame(2, 3));
+        // What the terminal receives: the startup line, a frame, the echo of Ctrl+C at the
+        // cursor, the last frame, then the shutdown lines printed after the view stopped.
+        let mut output = format!("Serving on http://127.0.0.1:8080/\n{}", redraw(0, &live));
+        output += "^C";
+        output += &redraw(live.len(), &last);
+        output += "\nShutting down (Ctrl+C again to quit at once)...\n";
+        let expected = format!(
+            "Serving on http://127.0.0.1:8080/\n{}\n\nShutting down (Ctrl+C again to quit at once)...\n",
+            last.join("\n")
+        );
+        let shown = screen(&output);
+        assert_eq!(shown, screen(&expected));
+        assert_eq!(shown.iter().filter(|l| l.starts_with("connections ")).count(), 1, "{shown:#?}");
+    }
+
+    #[test]
+    fn a_shorter_frame_leaves_nothing_of_the_taller_one() {
+        let (tall, short) = (frame(1, 6), frame(2, 2));
+        let shown = screen(&(redraw(0, &tall) + &redraw(tall.len(), &short)));
+        assert_eq!(shown, screen(&(short.join("\n") + "\n")));
     }
 
     #[test]

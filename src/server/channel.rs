@@ -5,7 +5,7 @@
 
 use super::serving::Serving;
 use crate::handler::write_error;
-use crate::http::{HttpError, Request, RequestParser, Step};
+use crate::http::{HttpError, READ_CHUNK, Request, RequestParser, Step};
 use crate::stats::WorkerState;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -87,9 +87,19 @@ impl Channel {
             return self.drain();
         }
         let mut read = 0;
+        // Whether bytes may be left in the socket. Epoll, edge-triggered, reports bytes once:
+        // the event that began this turn may be for bytes not read yet (a turn that answers a
+        // request already buffered reads nothing), so the channel may wait for the next event
+        // only once a read has emptied the socket.
+        let mut unread = true;
         loop {
             match self.parser.step() {
-                Ok(Step::Ready(request)) => return self.answer(serving, cell, request),
+                Ok(Step::Ready(request)) => {
+                    return match self.answer(serving, cell, request) {
+                        After::Wait if unread => After::Requeue,
+                        after => after,
+                    };
+                }
                 Ok(Step::SendContinue) => {
                     if self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
                         return After::Close;
@@ -102,6 +112,8 @@ impl Channel {
                         Ok(0) => return After::Close, // the client went away
                         Ok(n) => {
                             read += n;
+                            // A read that did not fill its chunk emptied the socket.
+                            unread = n == READ_CHUNK;
                             // A request's header timeout counts from its first byte, and more
                             // bytes of the head do not extend it; a body must keep coming.
                             if was_idle || self.parser.receiving_body() {
@@ -120,7 +132,7 @@ impl Channel {
 
     /// Runs the app for one complete request and writes the response.
     fn answer(&mut self, serving: &Serving, cell: &Mutex<WorkerState>, request: Request) -> After {
-        serving.stats.started(cell, request.head.request_line());
+        serving.stats.started(cell, request.head.request_line().to_string());
         let mut out = NonBlockingWriter { stream: &self.stream, blocking: false };
         let written = serving.handler().handle(request, self.peer, true, &mut out);
         let restored = !out.blocking || self.stream.set_nonblocking(true).is_ok();
@@ -146,7 +158,8 @@ impl Channel {
         let _ = self.stream.shutdown(Shutdown::Write);
         serving.stats.answered();
         self.until = Until::Drain(Instant::now() + DRAIN_FOR);
-        After::Wait
+        // Drained on a turn of its own: bytes already in the socket raise no new event.
+        After::Requeue
     }
 
     /// Reads and discards what a refused client still sends, until it closes.

@@ -6,10 +6,14 @@
 //!   to a worker of a [`ThreadPool`](crate::pool::ThreadPool);
 //! - [`super::shared`]: the workers wait on it themselves, and the one woken serves.
 //!
-//! Every connection is registered **one-shot** (`EPOLLONESHOT`): when it becomes readable,
-//! epoll reports it once, to one waiter, and then not again until the connection is re-armed.
-//! Whoever took it serves its turn, puts it back in the table, and only then re-arms it. So a
-//! connection is never served by two threads at once, and an idle connection holds no thread.
+//! Every connection is registered once, **edge-triggered** (`EPOLLET`): epoll reports it each
+//! time new bytes arrive, to one waiter, and never again for bytes already reported, so nothing
+//! has to be re-armed after a request (waitress's `select` loop asks again every time; this is
+//! one system call per request saved). Whoever gets the event takes the connection out of the
+//! table, serves its turn and puts it back. An event for a connection that is out of the table
+//! (bytes arrived during its turn) is not lost: it marks the connection, and putting it back
+//! asks epoll to report it again. So a connection is never served by two threads at once, and
+//! an idle connection holds no thread.
 
 use super::channel::{After, Channel, Until};
 use super::serving::Serving;
@@ -50,8 +54,11 @@ enum Place {
     /// In epoll, waiting for bytes or for its deadline.
     /// (Boxed once per connection: a turn moves a pointer, not the whole channel.)
     Waiting(Box<Channel>),
-    /// A worker has it, for its turn.
-    Taken,
+    /// A worker has it, for its turn. `again`: more bytes arrived meanwhile (their event came
+    /// while it was out of the table), so it must be reported again when it goes back.
+    Taken {
+        again: bool,
+    },
 }
 
 /// Which places are free, and how many connections are open.
@@ -81,8 +88,15 @@ pub(crate) struct Pool {
     closing: AtomicBool,
 }
 
+/// The listener and the timer: reported once, then not again until re-armed (one thread
+/// accepts or sweeps at a time).
 fn one_shot() -> EventFlags {
     EventFlags::IN | EventFlags::ONESHOT
+}
+
+/// A connection: reported on each arrival of new bytes.
+fn edge() -> EventFlags {
+    EventFlags::IN | EventFlags::ET
 }
 
 impl Pool {
@@ -141,8 +155,12 @@ impl Pool {
             token => {
                 let token = token as usize;
                 let mut place = self.place(token);
-                match std::mem::replace(&mut *place, Place::Taken) {
+                match std::mem::replace(&mut *place, Place::Taken { again: false }) {
                     Place::Waiting(channel) => Ready::Serve(token, channel),
+                    Place::Taken { .. } => {
+                        *place = Place::Taken { again: true };
+                        Ready::Nothing
+                    }
                     other => {
                         *place = other;
                         Ready::Nothing
@@ -158,8 +176,8 @@ impl Pool {
         self.put_back(token, channel, after);
     }
 
-    /// Puts a channel back after its turn and re-arms it; closes it if asked to, or if the
-    /// server is shutting down.
+    /// Puts a channel back after its turn; closes it if asked to, or if the server is shutting
+    /// down.
     fn put_back(&self, token: usize, channel: Box<Channel>, after: After) {
         let mut place = self.place(token);
         // Checked under the place's lock: shutdown sets `closing`, then empties every place
@@ -167,18 +185,20 @@ impl Pool {
         if after == After::Close || self.closing.load(Ordering::SeqCst) {
             return self.close(place, token, channel);
         }
-        let deadline = channel.until().deadline();
-        let flags = match after {
-            // Writable at once: the connection is reported again right away, behind the
-            // connections already waiting, which is how it yields its turn.
-            After::Requeue => one_shot() | EventFlags::OUT,
-            _ => one_shot(),
-        };
-        self.arm_timer(deadline);
-        // Back in the table before it is re-armed: from the re-arming on, another thread may
-        // take it (an event for a channel not in the table would be lost, and one-shot, never
-        // repeated). Re-armed under the place's lock, so that no one can close it in between.
+        let again = matches!(*place, Place::Taken { again: true });
+        self.arm_timer(channel.until().deadline());
+        // Back in the table before epoll is asked anything: from then on another thread may
+        // take it. Asked under the place's lock, so that no one can close it in between.
         *place = Place::Waiting(channel);
+        let flags = match after {
+            // Writable at once: epoll reports it again right away, behind the connections
+            // already waiting, which is how it yields its turn.
+            After::Requeue => edge() | EventFlags::OUT,
+            // Bytes came during the turn, and their event is spent: modifying the registration
+            // makes epoll look at the socket again and report it if bytes are still unread.
+            _ if again => edge(),
+            _ => return,
+        };
         if let Place::Waiting(channel) = &*place {
             let _ = epoll::modify(&self.epoll, channel.socket(), EventData::new_u64(token as u64), flags);
         }
@@ -249,7 +269,7 @@ impl Pool {
         // once, and whoever takes it waits until the channel is in its place.
         let mut place = self.place(token);
         let data = EventData::new_u64(token as u64);
-        match epoll::add(&self.epoll, channel.socket(), data, one_shot()) {
+        match epoll::add(&self.epoll, channel.socket(), data, edge()) {
             Ok(()) => *place = Place::Waiting(channel),
             Err(_) => self.close(place, token, channel),
         }
@@ -284,7 +304,9 @@ impl Pool {
             let deadline = channel.until().deadline();
             if deadline > now {
                 next = Some(next.map_or(deadline, |t| t.min(deadline)));
-            } else if let Place::Waiting(channel) = std::mem::replace(&mut *place, Place::Taken) {
+            } else if let Place::Waiting(channel) =
+                std::mem::replace(&mut *place, Place::Taken { again: false })
+            {
                 expired.push((token, channel));
             }
         }
@@ -333,7 +355,7 @@ impl Pool {
             "shutting down: {} requests running, {} connections waiting for a worker",
             before.in_flight, before.queued
         ));
-        let taken = || self.places.iter().filter(|p| matches!(*lock(p), Place::Taken)).count();
+        let taken = || self.places.iter().filter(|p| matches!(*lock(p), Place::Taken { .. })).count();
         while taken() > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -1,7 +1,15 @@
 //! The `shared` pool engine: no poller thread and no queue. The workers themselves wait on
-//! the one epoll instance; each connection is registered one-shot, so a readable connection
-//! wakes exactly one worker, which reads, runs the app, writes, and re-arms it. One wake-up per
-//! request. (Linux wakes one waiter per event: `epoll_wait` waits exclusively.)
+//! the one epoll instance; epoll reports a connection's new bytes to exactly one of them, which
+//! reads, runs the app and writes. (Linux wakes one waiter per event: `epoll_wait` waits
+//! exclusively.)
+//!
+//! A pool has more workers than cores (2 × cores + 1), so that a worker whose app sleeps or
+//! waits does not leave a core idle. But if every free worker waited on epoll, each request
+//! would wake a sleeping worker while a running one was about to be free, and the cores would
+//! spend their time switching threads. So only as many workers wait as there are cores, plus
+//! one for each worker that has been inside its app for longer than [`BLOCKED_AFTER`]; the
+//! others wait as [`Spares`]. (Go's scheduler does the same when a thread blocks in a system
+//! call: another takes its place.)
 
 use super::pool::{Pool, Ready};
 use super::serving::Serving;
@@ -11,10 +19,14 @@ use crate::stats::WorkerState;
 use std::io;
 use std::net::TcpListener;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long a worker may be inside its app before a spare takes its place.
+const BLOCKED_AFTER: Duration = Duration::from_millis(1);
 
 /// Serves in pool mode with `threads` workers waiting on epoll until shutdown. The calling
-/// thread only waits for the shutdown.
+/// thread calls spares in while workers are blocked.
 pub(super) fn serve(
     serving: Serving,
     threads: NonZeroUsize,
@@ -23,21 +35,34 @@ pub(super) fn serve(
 ) -> io::Result<()> {
     let cells = serving.stats.add_workers(threads.get());
     let pool = Arc::new(Pool::new(serving, listener, shutdown)?);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let spares = Arc::new(Spares::new(threads.get(), cores));
     let workers = ThreadPool::new(threads);
-    for cell in cells {
-        let pool = pool.clone();
-        workers.execute(move || work(&pool, &cell));
+    for cell in &cells {
+        let (pool, spares, cell) = (pool.clone(), spares.clone(), cell.clone());
+        workers.execute(move || work(&pool, &spares, &cell));
     }
-    shutdown.wait();
+    loop {
+        let blocked = count_blocked(&cells);
+        // Look often while an app runs, rarely while all is quiet.
+        let tick = if blocked.busy > 0 { BLOCKED_AFTER } else { Duration::from_millis(5) };
+        spares.allow(cores + blocked.long);
+        if shutdown.wait_for(tick) {
+            break;
+        }
+    }
+    // Every spare back to epoll, where the shutdown waker ends it.
+    spares.allow(usize::MAX);
     pool.finish(workers);
     Ok(())
 }
 
 /// One worker: wait, then do what the event asks, until shutdown.
-fn work(pool: &Pool, cell: &Mutex<WorkerState>) {
+fn work(pool: &Pool, spares: &Spares, cell: &Mutex<WorkerState>) {
     // One event at a time: the others stay in epoll for the workers that are free.
     let mut events = Vec::with_capacity(1);
     loop {
+        spares.take_turn();
         if let Err(e) = pool.wait(&mut events) {
             pool.serving.log.info(&format!("a worker stopped: waiting on epoll failed: {e}"));
             return;
@@ -52,4 +77,68 @@ fn work(pool: &Pool, cell: &Mutex<WorkerState>) {
             }
         }
     }
+}
+
+/// How many workers are inside the app, and how many of them for longer than [`BLOCKED_AFTER`].
+struct Blocked {
+    busy: usize,
+    long: usize,
+}
+
+fn count_blocked(cells: &[Arc<Mutex<WorkerState>>]) -> Blocked {
+    let mut blocked = Blocked { busy: 0, long: 0 };
+    let now = Instant::now();
+    for cell in cells {
+        if let WorkerState::Busy { since, .. } = &*lock(cell) {
+            blocked.busy += 1;
+            blocked.long += usize::from(now.duration_since(*since) > BLOCKED_AFTER);
+        }
+    }
+    blocked
+}
+
+/// The workers that may take requests now (`active`, waiting on epoll or serving), and how
+/// many may. A worker over the number waits on a condition variable, as a spare, until it is
+/// allowed back.
+struct Spares {
+    seats: Mutex<Seats>,
+    called: Condvar,
+}
+
+struct Seats {
+    active: usize,
+    allowed: usize,
+}
+
+impl Spares {
+    fn new(workers: usize, allowed: usize) -> Spares {
+        Spares { seats: Mutex::new(Seats { active: workers, allowed }), called: Condvar::new() }
+    }
+
+    /// Before a worker waits on epoll: if more workers are active than allowed, it steps out
+    /// and waits to be called back.
+    fn take_turn(&self) {
+        let mut seats = lock(&self.seats);
+        if seats.active > seats.allowed {
+            seats.active -= 1;
+            while seats.active >= seats.allowed {
+                seats = self.called.wait(seats).unwrap_or_else(|e| e.into_inner());
+            }
+            seats.active += 1;
+        }
+    }
+
+    /// Sets how many workers may be active, and calls spares in if more are.
+    fn allow(&self, allowed: usize) {
+        let mut seats = lock(&self.seats);
+        seats.allowed = allowed;
+        if seats.active < allowed {
+            self.called.notify_all();
+        }
+    }
+}
+
+/// A lock that a panic elsewhere does not poison for good: the data stays usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -151,6 +151,8 @@ pub fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
             Ok(0) => return received,
             Ok(n) => received.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == ErrorKind::ConnectionReset => return received,
+            // A signal arrived during the read: not a failure, read again (as `read_to_end` does).
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => panic!(
                 "the server did not close the connection within {CLIENT_TIMEOUT:?}; received so far: {:?}",
                 String::from_utf8_lossy(&received)
@@ -169,6 +171,7 @@ pub fn read_head(stream: &mut TcpStream) -> Vec<u8> {
         match stream.read(&mut byte) {
             Ok(1) => head.push(byte[0]),
             Ok(_) => panic!("the connection closed after {:?}", String::from_utf8_lossy(&head)),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 panic!("no complete response head ({e}); received {:?}", String::from_utf8_lossy(&head))
             }

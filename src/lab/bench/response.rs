@@ -2,9 +2,17 @@
 //! whichever framing the head announces. The body is counted and thrown away: a load
 //! generator needs to know where a response ends, not what it says.
 //!
-//! The reader works over any `Read`, so the tests below feed it bytes with no socket.
+//! The reader is *pushed* bytes rather than pulling them from a socket, because the sockets
+//! are non-blocking: an event loop reads whatever has arrived into its thread's buffer and
+//! hands it over ([`ResponseReader::feed`]), and "not complete yet" is an answer (`Ok(None)`),
+//! as httparse's `Partial` is, not an error. So the reader keeps its place between reads: in
+//! the head, in a body with so many bytes left, in a chunk-size line... Body bytes are skipped
+//! where they lie; only a head or a line cut in two by a read boundary is copied, into the
+//! connection's small `carry`, to be parsed whole once the rest arrives.
+//!
+//! The tests below feed it a byte at a time, 7 at a time and 4 KiB at a time, with no socket.
 
-use std::io::{self, Read};
+use std::io;
 
 /// A response head larger than this is refused as malformed.
 const MAX_HEAD: usize = 64 * 1024;
@@ -26,7 +34,7 @@ pub struct Response {
 /// Why a response could not be read.
 #[derive(Debug)]
 pub enum ReadError {
-    /// The socket failed (reset, timed out, ...).
+    /// The socket failed (reset, ...).
     Io(io::Error),
     /// The connection ended before the response did.
     Closed,
@@ -44,174 +52,197 @@ impl std::fmt::Display for ReadError {
     }
 }
 
-impl From<io::Error> for ReadError {
-    fn from(e: io::Error) -> Self {
-        ReadError::Io(e)
-    }
-}
-
-/// How the body of a response is delimited.
-enum Framing {
-    None,
+/// Where the reader is in the current response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for (the rest of) a head; also between responses.
+    Head,
+    /// In a body with a Content-Length: this many bytes left.
     Length(u64),
-    Chunked,
+    /// Waiting for a chunk-size line.
+    ChunkSize,
+    /// In a chunk's data: this many bytes left.
+    ChunkData(u64),
+    /// Waiting for the empty line that ends a chunk's data.
+    ChunkEnd,
+    /// After the `0` chunk: trailer lines up to an empty one.
+    Trailer,
     /// No length given: the body runs to the end of the connection.
     UntilClose,
 }
 
-/// One connection's receive buffer, reused for every response on it (and, after
-/// [`ResponseReader::reset`], on the next connection), so the hot loop allocates nothing.
+/// How the body of a response is delimited, as its head says.
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// One connection's response reading: where it is in the current response, and the few bytes
+/// that could not be parsed yet. Reused for every response on the connection, and after
+/// [`ResponseReader::reset`] on the next one, so the hot path allocates nothing.
+#[derive(Debug)]
 pub struct ResponseReader {
-    buf: Vec<u8>,
-    /// Unconsumed bytes are `buf[start..end]`.
-    start: usize,
-    end: usize,
-    /// Every byte read from the network, heads included.
-    pub received: u64,
+    /// The request was `HEAD`: its response has no body, whatever its headers say.
+    head_request: bool,
+    state: State,
+    /// The response being read, once its head is parsed.
+    current: Response,
+    /// Bytes received but not consumed: a head or a line cut by a read boundary (or bytes past
+    /// the end of the previous response). Empty almost always; its capacity is kept.
+    carry: Vec<u8>,
 }
 
 impl ResponseReader {
-    /// A reader with a 64 KiB buffer.
-    pub fn new() -> Self {
-        ResponseReader { buf: vec![0; 64 * 1024], start: 0, end: 0, received: 0 }
+    /// A reader for the responses to `HEAD` requests if `head_request`, to others if not.
+    pub fn new(head_request: bool) -> Self {
+        ResponseReader {
+            head_request,
+            state: State::Head,
+            current: Response { status: 0, keep_alive: false },
+            carry: Vec::new(),
+        }
     }
 
-    /// Forgets unread bytes, for a new connection.
+    /// Forgets the response in progress and any unread bytes, for a new connection.
     pub fn reset(&mut self) {
-        self.start = 0;
-        self.end = 0;
+        self.state = State::Head;
+        self.carry.clear();
     }
 
-    /// Reads one response to its end. `head_request` says the request was `HEAD`, whose
-    /// response has no body whatever its headers say.
-    pub fn read_response(&mut self, r: &mut impl Read, head_request: bool) -> Result<Response, ReadError> {
-        loop {
-            let (status, framing, keep_alive) = self.read_head(r)?;
-            // 1xx responses (100 Continue, 103 Early Hints) come before the real one.
-            if (100..200).contains(&status) && status != 101 {
-                continue;
+    /// Whether bytes from earlier reads wait to be parsed: then `feed(&[])` may complete a
+    /// response with no new read.
+    pub fn has_unread(&self) -> bool {
+        !self.carry.is_empty()
+    }
+
+    /// Takes the bytes just read. `Ok(Some(response))` when they complete one (the bytes after
+    /// it are kept for the next), `Ok(None)` when more are needed.
+    pub fn feed(&mut self, fresh: &[u8]) -> Result<Option<Response>, ReadError> {
+        if self.carry.is_empty() {
+            // The usual case: parse straight from the caller's buffer, copy nothing.
+            let (used, done) = self.advance(fresh)?;
+            self.carry.extend_from_slice(&fresh[used..]);
+            return self.checked(done);
+        }
+        // A head or line was cut: join its start to what came now, and parse them together.
+        self.carry.extend_from_slice(fresh);
+        let mut carry = std::mem::take(&mut self.carry);
+        let result = self.advance(&carry);
+        if let Ok((used, _)) = result {
+            carry.drain(..used);
+        }
+        self.carry = carry;
+        self.checked(result?.1)
+    }
+
+    /// The connection ended (a read returned 0 bytes): completes a response whose body runs
+    /// to the end of the connection; any other response in progress was cut short.
+    pub fn end_of_stream(&mut self) -> Result<Response, ReadError> {
+        match self.state {
+            State::UntilClose => {
+                self.state = State::Head;
+                Ok(Response { keep_alive: false, ..self.current })
             }
-            if status == 101 {
-                return Err(ReadError::Malformed("101 Switching Protocols is not HTTP/1.1 any more"));
-            }
-            let bodyless = head_request || status == 204 || status == 304;
-            let framing = if bodyless { Framing::None } else { framing };
-            match framing {
-                Framing::None => {}
-                Framing::Length(n) => self.skip(r, n)?,
-                Framing::Chunked => self.skip_chunked(r)?,
-                Framing::UntilClose => {
-                    self.skip_to_eof(r)?;
-                    return Ok(Response { status, keep_alive: false });
-                }
-            }
-            return Ok(Response { status, keep_alive });
+            _ => Err(ReadError::Closed),
         }
     }
 
-    /// Parses the next head: its status, the body's framing and whether the connection stays.
-    fn read_head(&mut self, r: &mut impl Read) -> Result<(u16, Framing, bool), ReadError> {
-        loop {
-            if self.start < self.end {
-                let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                let mut response = httparse::Response::new(&mut slots);
-                match response.parse(&self.buf[self.start..self.end]) {
-                    Ok(httparse::Status::Complete(n)) => {
-                        let found = understand(&response)?;
-                        self.start += n;
-                        return Ok(found);
-                    }
-                    Ok(httparse::Status::Partial) if self.end - self.start >= MAX_HEAD => {
-                        return Err(ReadError::Malformed("response head larger than 64 KiB"));
-                    }
-                    Ok(httparse::Status::Partial) => {}
-                    Err(_) => return Err(ReadError::Malformed("not an HTTP/1.x response head")),
-                }
+    /// Refuses an unfinished head or line that has grown past its limit.
+    fn checked(&self, done: Option<Response>) -> Result<Option<Response>, ReadError> {
+        match self.state {
+            _ if done.is_some() => {}
+            State::Head if self.carry.len() >= MAX_HEAD => {
+                return Err(ReadError::Malformed("response head larger than 64 KiB"));
             }
-            if self.fill(r)? == 0 {
-                return Err(ReadError::Closed);
-            }
-        }
-    }
-
-    /// Reads more bytes after the unconsumed ones; `Ok(0)` is the end of the connection.
-    fn fill(&mut self, r: &mut impl Read) -> io::Result<usize> {
-        if self.start == self.end {
-            self.reset();
-        } else if self.end == self.buf.len() {
-            // Full: slide the unconsumed bytes to the front (they are less than MAX_HEAD or
-            // MAX_LINE, both smaller than the buffer).
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        let n = loop {
-            match r.read(&mut self.buf[self.end..]) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other?,
-            }
-        };
-        self.end += n;
-        self.received += n as u64;
-        Ok(n)
-    }
-
-    /// Consumes `n` body bytes.
-    fn skip(&mut self, r: &mut impl Read, mut n: u64) -> Result<(), ReadError> {
-        loop {
-            let here = (n.min((self.end - self.start) as u64)) as usize;
-            self.start += here;
-            n -= here as u64;
-            if n == 0 {
-                return Ok(());
-            }
-            if self.fill(r)? == 0 {
-                return Err(ReadError::Closed);
-            }
-        }
-    }
-
-    /// Consumes everything until the server closes the connection.
-    fn skip_to_eof(&mut self, r: &mut impl Read) -> Result<(), ReadError> {
-        self.start = self.end;
-        while self.fill(r)? > 0 {
-            self.start = self.end;
-        }
-        Ok(())
-    }
-
-    /// Consumes a chunked body: `size[;extension]` lines, data, and after the `0` chunk the
-    /// trailer lines up to an empty one.
-    fn skip_chunked(&mut self, r: &mut impl Read) -> Result<(), ReadError> {
-        loop {
-            let line = self.line(r)?;
-            let size = parse_chunk_size(line)?;
-            if size == 0 {
-                while !self.line(r)?.is_empty() {}
-                return Ok(());
-            }
-            self.skip(r, size)?;
-            if !self.line(r)?.is_empty() {
-                return Err(ReadError::Malformed("chunk data longer than its size"));
-            }
-        }
-    }
-
-    /// Consumes one line and returns it without its line ending (CRLF, or a bare LF).
-    fn line(&mut self, r: &mut impl Read) -> Result<&[u8], ReadError> {
-        loop {
-            let unread = &self.buf[self.start..self.end];
-            if let Some(i) = unread.iter().position(|&b| b == b'\n') {
-                let line_start = self.start;
-                self.start += i + 1;
-                let line = &self.buf[line_start..line_start + i];
-                return Ok(line.strip_suffix(b"\r").unwrap_or(line));
-            }
-            if unread.len() > MAX_LINE {
+            State::ChunkSize | State::ChunkEnd | State::Trailer if self.carry.len() > MAX_LINE => {
                 return Err(ReadError::Malformed("chunk-size or trailer line too long"));
             }
-            if self.fill(r)? == 0 {
-                return Err(ReadError::Closed);
+            _ => {}
+        }
+        Ok(done)
+    }
+
+    /// Consumes what it can of `bytes`: how many bytes it used, and the response if they
+    /// complete one. It stops right after a response, and before a head or line it cannot
+    /// see the end of.
+    fn advance(&mut self, bytes: &[u8]) -> Result<(usize, Option<Response>), ReadError> {
+        let mut pos = 0;
+        loop {
+            let rest = &bytes[pos..];
+            match self.state {
+                State::Head => {
+                    if rest.is_empty() {
+                        return Ok((pos, None));
+                    }
+                    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                    let mut response = httparse::Response::new(&mut slots);
+                    let n = match response.parse(rest) {
+                        Ok(httparse::Status::Complete(n)) => n,
+                        Ok(httparse::Status::Partial) => return Ok((pos, None)),
+                        Err(_) => return Err(ReadError::Malformed("not an HTTP/1.x response head")),
+                    };
+                    let (status, framing, keep_alive) = understand(&response)?;
+                    pos += n;
+                    // 1xx responses (100 Continue, 103 Early Hints) come before the real one.
+                    if status == 101 {
+                        return Err(ReadError::Malformed("101 Switching Protocols is not HTTP/1.1 any more"));
+                    }
+                    if (100..200).contains(&status) {
+                        continue;
+                    }
+                    self.current = Response { status, keep_alive };
+                    let bodyless = self.head_request || status == 204 || status == 304;
+                    self.state = match framing {
+                        _ if bodyless => return Ok((pos, Some(self.current))),
+                        Framing::None => return Ok((pos, Some(self.current))),
+                        Framing::Length(n) => State::Length(n),
+                        Framing::Chunked => State::ChunkSize,
+                        Framing::UntilClose => State::UntilClose,
+                    };
+                }
+                State::Length(left) => {
+                    let here = left.min(rest.len() as u64);
+                    pos += here as usize;
+                    if here < left {
+                        self.state = State::Length(left - here);
+                        return Ok((pos, None));
+                    }
+                    self.state = State::Head;
+                    return Ok((pos, Some(self.current)));
+                }
+                State::ChunkData(left) => {
+                    let here = left.min(rest.len() as u64);
+                    pos += here as usize;
+                    if here < left {
+                        self.state = State::ChunkData(left - here);
+                        return Ok((pos, None));
+                    }
+                    self.state = State::ChunkEnd;
+                }
+                State::ChunkSize | State::ChunkEnd | State::Trailer => {
+                    let Some(end) = rest.iter().position(|&b| b == b'\n') else { return Ok((pos, None)) };
+                    let line = &rest[..end];
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    pos += end + 1;
+                    self.state = match self.state {
+                        State::ChunkSize => match parse_chunk_size(line)? {
+                            0 => State::Trailer,
+                            size => State::ChunkData(size),
+                        },
+                        State::ChunkEnd if line.is_empty() => State::ChunkSize,
+                        State::ChunkEnd => {
+                            return Err(ReadError::Malformed("chunk data longer than its size"));
+                        }
+                        _ if line.is_empty() => {
+                            self.state = State::Head;
+                            return Ok((pos, Some(self.current)));
+                        }
+                        _ => State::Trailer,
+                    };
+                }
+                State::UntilClose => return Ok((bytes.len(), None)),
             }
         }
     }
@@ -230,14 +261,15 @@ fn understand(response: &httparse::Response<'_, '_>) -> Result<(u16, Framing, bo
         Some(1) => !has_token("connection", "close"),
         _ => has_token("connection", "keep-alive"),
     };
-    let codings: Vec<&[u8]> = (response.headers.iter())
+    // Transfer-Encoding wins over Content-Length; chunked must be the last coding, and any
+    // other coding leaves the body running to the end of the connection. (Only the last
+    // coding matters, so none is collected: this runs once per response.)
+    let last_coding = (response.headers.iter())
         .filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding"))
         .flat_map(|h| h.value.split(|&b| b == b','))
         .map(<[u8]>::trim_ascii)
-        .collect();
-    // Transfer-Encoding wins over Content-Length; chunked must be the last coding, and any
-    // other coding leaves the body running to the end of the connection.
-    if let Some(last) = codings.last() {
+        .next_back();
+    if let Some(last) = last_coding {
         let framing =
             if last.eq_ignore_ascii_case(b"chunked") { Framing::Chunked } else { Framing::UntilClose };
         return Ok((status, framing, keep_alive));
@@ -274,119 +306,4 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, ReadError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The responses read, or the error that stopped the reading.
-    type Answers = Vec<Result<Response, String>>;
-
-    /// A reader that hands out its bytes a few at a time, as a slow network would.
-    struct Trickle<'a>(&'a [u8], usize);
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.0.len().min(self.1).min(buf.len());
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
-
-    /// Reads every response in `wire` (a HEAD request if `head`), with reads of 1, 7 and
-    /// 4096 bytes, and checks all three give the same answer.
-    fn read_all(wire: &[u8], head: bool) -> Answers {
-        let answers: Vec<_> = [1, 7, 4096]
-            .into_iter()
-            .map(|step| {
-                let mut reader = ResponseReader::new();
-                let mut input = Trickle(wire, step);
-                let mut out = Vec::new();
-                loop {
-                    match reader.read_response(&mut input, head) {
-                        Ok(r) => out.push(Ok(r)),
-                        Err(ReadError::Closed) => break,
-                        Err(e) => {
-                            out.push(Err(format!("{e:?}")));
-                            break;
-                        }
-                    }
-                }
-                if out.last().is_none_or(Result::is_ok) {
-                    assert_eq!(reader.received, wire.len() as u64, "every byte counted");
-                }
-                out
-            })
-            .collect();
-        assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
-        answers.into_iter().next().unwrap()
-    }
-
-    fn ok(status: u16, keep_alive: bool) -> Result<Response, String> {
-        Ok(Response { status, keep_alive })
-    }
-
-    #[test]
-    fn framings() {
-        let cases: [(&str, bool, Answers); 8] = [
-            (
-                concat!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
-                ),
-                false,
-                vec![ok(200, true), ok(404, true)],
-            ),
-            (
-                concat!(
-                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-                    "5;ext=1\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nTrailer: x\r\n\r\n",
-                ),
-                false,
-                vec![ok(200, true)],
-            ),
-            ("HTTP/1.0 200 OK\r\n\r\nuntil the end", false, vec![ok(200, false)]),
-            (
-                "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi",
-                false,
-                vec![ok(200, true)],
-            ),
-            (
-                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi",
-                false,
-                vec![ok(200, false)],
-            ),
-            // A HEAD response announces a length but has no body; neither has a 204.
-            (
-                "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
-                true,
-                vec![ok(200, true), ok(204, true)],
-            ),
-            (
-                "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n",
-                false,
-                vec![ok(304, true)],
-            ),
-            // Cut short: the connection ends before the body does.
-            ("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", false, vec![]),
-        ];
-        for (wire, head, expected) in cases {
-            assert_eq!(read_all(wire.as_bytes(), head), expected, "{wire}");
-        }
-    }
-
-    #[test]
-    fn malformed_responses() {
-        let cases: [&[u8]; 6] = [
-            b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n",
-            b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
-        ];
-        for wire in cases {
-            let answers = read_all(wire, false);
-            assert!(matches!(answers.as_slice(), [Err(e)] if e.starts_with("Malformed")), "{answers:?}");
-        }
-    }
-}
+mod tests;

@@ -192,6 +192,7 @@ fn bench_row(workload: &Workload, url: String, config: Config, server: String) -
         connections: workload.connections,
         stop: Stop::Duration(workload.duration),
         progress: if workload.progress { Progress::Stderr } else { Progress::Quiet },
+        label: Some(format!("{server} · {config} · {} conns", workload.connections)),
         ..BenchConfig::new(url)
     };
     let report = bench::run(&bench_config).map_err(|e| e.to_string())?;
@@ -212,6 +213,18 @@ pub fn measure_command(workload: &Workload, template: &str, threads: usize) -> R
 /// the reading leaves out of scaling, and its label is the URL.
 pub fn measure_url(workload: &Workload, url: &str) -> Result<Row, String> {
     bench_row(workload, url.to_string(), Config::from(Setup::Single), url.to_string())
+}
+
+/// A command template is usable: it names both `{threads}` and `{port}`. (The CLI checks each
+/// `--cmd` with it, so that a bad one is a bad argument.)
+pub fn check_template(command: &str) -> Result<String, String> {
+    if command.contains("{threads}") && command.contains("{port}") {
+        return Ok(command.to_string());
+    }
+    Err(format!(
+        "command `{command}` needs both {{threads}} and {{port}}: without them its rows would not run \
+         the thread counts they name, or would measure a port it does not listen on"
+    ))
 }
 
 /// [`compare_grid`](super::compare_grid) for external servers: a row per (connections, command,
@@ -238,11 +251,8 @@ pub fn compare_commands(
     out: &mut dyn Write,
     color: bool,
 ) -> Result<Vec<Row>, String> {
-    if let Some(command) = commands.iter().find(|c| !c.contains("{threads}") || !c.contains("{port}")) {
-        return Err(format!(
-            "command `{command}` needs both {{threads}} and {{port}}: without them its rows would not run \
-             the thread counts they name, or would measure a port it does not listen on"
-        ));
+    for command in commands {
+        check_template(command)?;
     }
     let mut rows = Vec::new();
     for &connections in connections {

@@ -1,10 +1,14 @@
 //! `compare --interactive`: a thread count at a time, or a command that changes the load, read
 //! from the keyboard or a pipe; the table and its reading redrawn after each measurement.
+//! Ctrl+C cancels the row being measured and the prompt comes back; Ctrl+C at the prompt, or
+//! a second one before the cancelled row has stopped, quits.
 
 use super::reading::grid_reading;
-use super::{Config, Row, Setup, Workload, cores, header, measure, render};
+use super::{Config, Row, Setup, Workload, cores, header, measure_until, render, time};
 use crate::server::Engine;
 use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// What interactive mode answers to `help`.
@@ -24,6 +28,11 @@ q                 quit";
 /// [`header`]; `help` lists them; an empty line does nothing. Works the same with a pipe as
 /// with a person at the keyboard.
 ///
+/// Ctrl+C while a row is measured stops that row, says it was cancelled and adds nothing (the
+/// rows of the same line measured before it stay); the prompt comes back. Ctrl+C at the
+/// prompt, or a second one before the cancelled row has stopped, ends the process (exit code
+/// 130), as Ctrl+C ends any program. This installs the process's Ctrl+C handler, once.
+///
 /// A new app or path is another load: the rows of the old one would be read against the new
 /// ones as if they measured the same thing, so the table starts over. A new connection count,
 /// duration or engine keeps the rows: each row names its count and engine, and the reading
@@ -38,6 +47,8 @@ pub fn interactive(
 ) -> Result<Vec<Row>, String> {
     let io = |e: std::io::Error| e.to_string();
     let (mut app, mut workload, mut engines) = (app.to_string(), workload.clone(), engines.to_vec());
+    // Before the first line is printed: whoever sees the header can already press Ctrl+C.
+    let interrupt = interrupt();
     let describe = |app: &str, workload: &Workload, engines: &[Engine]| {
         let pools = Config::all(&[Setup::Threads(1)], engines);
         header(app, workload, &[workload.connections], &pools, cores())
@@ -98,8 +109,25 @@ pub fn interactive(
             _ => {
                 match line.parse::<Setup>() {
                     Ok(setup) => {
+                        let before = rows.len();
                         for config in Config::all(&[setup], &engines) {
-                            rows.push(measure(&workload, config)?);
+                            let measured = interrupt.cancellable(|cancel| {
+                                // Said once Ctrl+C does cancel, so that whoever reads it can.
+                                let duration = time(workload.duration);
+                                writeln!(out, "measuring {config} for {duration} (Ctrl+C cancels it)")
+                                    .map_err(io)?;
+                                measure_until(&workload, config, Some(cancel))
+                            });
+                            match measured? {
+                                Some(row) => rows.push(row),
+                                None => {
+                                    writeln!(out, "{config}: cancelled, not measured").map_err(io)?;
+                                    break;
+                                }
+                            }
+                        }
+                        if rows.len() == before {
+                            continue;
                         }
                         // A stable sort: the engines of one thread count stay in the order given.
                         rows.sort_by_key(|r| (r.report.connections, r.config.setup));
@@ -122,6 +150,53 @@ pub fn interactive(
             Err(message) => writeln!(out, "{message}").map_err(io)?,
         }
     }
+}
+
+/// What the Ctrl+C handler shares with the loop. A process has one Ctrl+C handler (`ctrlc`
+/// refuses a second), so the first session installs it and every later one shares it.
+struct Interrupt {
+    /// A row is being measured: Ctrl+C cancels it instead of ending the process.
+    measuring: AtomicBool,
+    /// Set by Ctrl+C while a row is measured; the bench polls it and stops early.
+    cancel: Arc<AtomicBool>,
+}
+
+impl Interrupt {
+    /// Runs `measure` (one row) as something Ctrl+C cancels by setting the flag it is given.
+    fn cancellable<T>(&self, measure: impl FnOnce(Arc<AtomicBool>) -> T) -> T {
+        // In this order: a Ctrl+C from here on finds a row running and a fresh flag to set.
+        self.cancel.store(false, SeqCst);
+        self.measuring.store(true, SeqCst);
+        let result = measure(self.cancel.clone());
+        self.measuring.store(false, SeqCst);
+        result
+    }
+}
+
+static INTERRUPT: OnceLock<Interrupt> = OnceLock::new();
+
+fn interrupt() -> &'static Interrupt {
+    INTERRUPT.get_or_init(|| {
+        // Refused when the process has a handler already (a program embedding this loop): then
+        // Ctrl+C does what that one does.
+        let _ = ctrlc::set_handler(on_ctrl_c);
+        Interrupt { measuring: AtomicBool::new(false), cancel: Arc::new(AtomicBool::new(false)) }
+    })
+}
+
+/// Runs on ctrlc's own thread, never inside the signal: it may print and exit.
+fn on_ctrl_c() {
+    // The first Ctrl+C of a row cancels it. The swap makes a second one, before the row has
+    // stopped, quit: a person pressing twice wants out.
+    if let Some(interrupt) = INTERRUPT.get()
+        && interrupt.measuring.load(SeqCst)
+        && !interrupt.cancel.swap(true, SeqCst)
+    {
+        eprintln!("\ncancelling this row (Ctrl+C again to quit)...");
+        return;
+    }
+    eprintln!();
+    std::process::exit(130);
 }
 
 /// `2`, `2.5`, `2s`, `500ms`: a positive duration, as `--duration` takes it.
