@@ -13,8 +13,9 @@ use std::sync::Once;
 thread_local! {
     /// Whether this thread is running app code under [`catch_panic`].
     static CATCHING: Cell<bool> = const { Cell::new(false) };
-    /// Where the last caught panic happened, as the hook saw it.
-    static WHERE: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Where the last caught panic happened, as the hook saw it, and its backtrace if one was
+    /// asked for.
+    static WHERE: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
 }
 
 /// Runs app code (the app, or its body) and turns a panic into its message and place: the
@@ -34,7 +35,7 @@ pub fn catch_panic<T>(code: impl FnOnce() -> T) -> Result<T, String> {
     caught.map_err(|payload| {
         let message = panic_message(payload.as_ref());
         match WHERE.take() {
-            Some(place) => format!("{message} (at {place})"),
+            Some((place, backtrace)) => format!("{message} (at {place}){backtrace}"),
             None => message,
         }
     })
@@ -50,12 +51,12 @@ pub fn install_hook() {
             if !CATCHING.get() {
                 return before(info);
             }
-            let mut place = info.location().map_or_else(|| "an unknown place".to_string(), |l| l.to_string());
-            let backtrace = Backtrace::capture();
-            if backtrace.status() == BacktraceStatus::Captured {
-                place += &format!("\n{backtrace}");
-            }
-            WHERE.set(Some(place));
+            let place = info.location().map_or_else(|| "an unknown place".to_string(), |l| l.to_string());
+            let backtrace = match Backtrace::capture() {
+                b if b.status() == BacktraceStatus::Captured => format!("\n{b}"),
+                _ => String::new(),
+            };
+            WHERE.set(Some((place, backtrace)));
         }));
     });
 }

@@ -253,17 +253,13 @@ impl Server {
     pub fn serve_forever(&self) -> Result<(), Error> {
         self.options.check().map_err(Error::Config)?;
         let _ctrl_c = self.ctrl_c.then(|| crate::shutdown::ctrl_c::register(&self.shutdown));
-        let serving = self.serving();
-        let result = match (self.mode, NonZeroUsize::new(self.options.threads)) {
-            (Mode::Single, _) => single::serve(&serving, &self.listener, &self.shutdown, None),
-            (Mode::Pool, Some(threads)) => {
-                let listener = self.listener.clone();
-                match self.options.engine {
-                    Engine::Shared => shared::serve(serving, threads, listener, &self.shutdown),
-                    Engine::Handoff => handoff::serve(serving, threads, listener, &self.shutdown),
-                }
-            }
-            (Mode::Pool, None) => unreachable!("Options::check refused threads = 0"),
+        let serving = Serving::new(self);
+        let threads = NonZeroUsize::new(self.options.threads).expect("Options::check refused threads = 0");
+        let (listener, shutdown) = (self.listener.clone(), &self.shutdown);
+        let result = match (self.mode, self.options.engine) {
+            (Mode::Single, _) => single::serve(&serving, &listener, shutdown, None),
+            (Mode::Pool, Engine::Shared) => shared::serve(serving, threads, listener, shutdown),
+            (Mode::Pool, Engine::Handoff) => handoff::serve(serving, threads, listener, shutdown),
         };
         result.map_err(Error::Io)
     }
@@ -294,13 +290,7 @@ impl Server {
 
     /// Waits for one connection and answers its one request, as wsgiref's `handle_request`.
     pub fn handle_request(&self) -> Result<(), Error> {
-        single::serve(&self.serving(), &self.listener, &self.shutdown, Some(1)).map_err(Error::Io)
-    }
-
-    /// What every connection shares while this server serves: built here, for both modes.
-    fn serving(&self) -> Serving {
-        let (app, stats, multithread) = (self.app.clone(), self.stats.clone(), self.mode == Mode::Pool);
-        Serving::new(app, self.addr, &self.options, self.proxy.clone(), stats, multithread)
+        single::serve(&Serving::new(self), &self.listener, &self.shutdown, Some(1)).map_err(Error::Io)
     }
 }
 

@@ -68,8 +68,8 @@ impl ShutdownHandle {
     /// Blocks until shutdown is asked for or `timeout` has passed; says whether it was asked for.
     pub(crate) fn wait_for(&self, timeout: Duration) -> bool {
         let guard = self.0.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let waited = self.0.stopped.wait_timeout_while(guard, timeout, |_| !self.is_requested());
-        drop(waited.unwrap_or_else(|e| e.into_inner()));
+        // A poisoned wait still waited: the flag is what counts.
+        let _ = self.0.stopped.wait_timeout_while(guard, timeout, |_| !self.is_requested());
         self.is_requested()
     }
 
@@ -82,16 +82,12 @@ impl ShutdownHandle {
     pub fn is_requested(&self) -> bool {
         self.0.stop.load(Ordering::SeqCst)
     }
-
-    fn same(&self, other: &ShutdownHandle) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
 }
 
 /// Ctrl+C, wired once per process to every server that is serving.
 pub(crate) mod ctrl_c {
     use super::ShutdownHandle;
-    use std::sync::{Mutex, Once};
+    use std::sync::{Arc, Mutex, Once};
 
     static SERVING: Mutex<Vec<ShutdownHandle>> = Mutex::new(Vec::new());
     static INSTALL: Once = Once::new();
@@ -117,7 +113,7 @@ pub(crate) mod ctrl_c {
 
     impl Drop for Guard {
         fn drop(&mut self) {
-            SERVING.lock().unwrap_or_else(|e| e.into_inner()).retain(|h| !h.same(&self.0));
+            SERVING.lock().unwrap_or_else(|e| e.into_inner()).retain(|h| !Arc::ptr_eq(&h.0, &self.0.0));
         }
     }
 }

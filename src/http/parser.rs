@@ -137,15 +137,11 @@ impl RequestParser {
             };
             self.start += used;
             let decoder = match head.framing()? {
-                Framing::None => {
-                    return Ok(Step::Ready(Request { head, body: RequestBody::new(0) }));
-                }
+                Framing::None => return Ok(Step::Ready(Request { head, body: RequestBody::new(0) })),
                 Framing::Length(n) if n > self.limits.max_request_body_size => {
                     let max = self.limits.max_request_body_size;
-                    return Err(HttpError::new(
-                        413,
-                        format!("Content-Length {n} is larger than the limit of {max} bytes"),
-                    ));
+                    let detail = format!("Content-Length {n} is larger than the limit of {max} bytes");
+                    return Err(HttpError::new(413, detail));
                 }
                 Framing::Length(n) => BodyDecoder::Length(n),
                 Framing::Chunked => BodyDecoder::Chunked(Chunked::new()),

@@ -150,10 +150,7 @@ pub fn write_response<W: Write>(out: &mut W, prepared: Prepared) -> io::Result<W
 
     let mut written = Written { status: code, body_bytes: 0, keep_alive, aborted: None };
     if sends_body {
-        let mut remaining = match framing {
-            Framing::Length(n) => n,
-            _ => u64::MAX,
-        };
+        let mut remaining = if let Framing::Length(n) = framing { n } else { u64::MAX };
         while let Some(mut chunk) = first.take() {
             // An app-supplied Content-Length is a promise: extra bytes are cut off.
             chunk.truncate(remaining.min(chunk.len() as u64) as usize);

@@ -36,17 +36,11 @@ pub fn check_target(method: &str, target: &str) -> Result<(), HttpError> {
     if method == "CONNECT" {
         return Err(HttpError::new(501, "CONNECT asks a proxy for a tunnel; this server is not a proxy"));
     }
-    let ok = match target {
-        "*" => method == "OPTIONS",
-        t if t.starts_with('/') => true,
-        t => is_absolute_form(t),
-    };
-    match ok {
-        true => Ok(()),
-        false if target == "*" => {
-            Err(HttpError::bad_request(format!("the target * is only for OPTIONS, not for {method}")))
-        }
-        false => Err(HttpError::bad_request(format!(
+    match target {
+        "*" if method == "OPTIONS" => Ok(()),
+        "*" => Err(HttpError::bad_request(format!("the target * is only for OPTIONS, not for {method}"))),
+        t if t.starts_with('/') || is_absolute_form(t) => Ok(()),
+        _ => Err(HttpError::bad_request(format!(
             "request target {target:?} is not a URL path: send /path (or http://host/path)"
         ))),
     }

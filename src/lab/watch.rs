@@ -25,13 +25,20 @@ pub struct Screen {
 }
 
 impl Screen {
-    /// The terminal's size from `LINES` and `COLUMNS` when the shell exports them, else the
-    /// classic 24 × 80. (The view leaves one line for the cursor.)
-    pub fn from_env() -> Screen {
+    /// The size of the terminal the view draws on (stderr), asked of the terminal itself, so
+    /// that a resized window is followed; else `LINES` and `COLUMNS` when the shell exports
+    /// them; else the classic 24 × 80. (The view leaves one line for the cursor.)
+    pub fn of_terminal() -> Screen {
+        let asked =
+            rustix::termios::tcgetwinsize(std::io::stderr()).ok().filter(|w| w.ws_row > 0 && w.ws_col > 0);
         let var = |name: &str, default: usize| {
             std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).filter(|n| *n > 0).unwrap_or(default)
         };
-        Screen { rows: var("LINES", 24).saturating_sub(1).max(1), cols: var("COLUMNS", 80) }
+        let (rows, cols) = match asked {
+            Some(size) => (usize::from(size.ws_row), usize::from(size.ws_col)),
+            None => (var("LINES", 24), var("COLUMNS", 80)),
+        };
+        Screen { rows: rows.saturating_sub(1).max(1), cols }
     }
 }
 
@@ -263,7 +270,7 @@ fn draw(stats: &Stats, stop: &AtomicBool) {
         if rate.at.elapsed() >= Duration::from_secs(1) {
             shown = rate.update(snapshot.served);
         }
-        let lines = layout(&snapshot, shown, Screen::from_env(), Instant::now());
+        let lines = layout(&snapshot, shown, Screen::of_terminal(), Instant::now());
         // One write under the lock (stderr has no buffer): no other line lands inside a frame.
         let _ = std::io::stderr().lock().write_all(redraw(drawn, &lines).as_bytes());
         drawn = lines.len();

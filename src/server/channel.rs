@@ -22,22 +22,13 @@ const DRAIN_FOR: Duration = Duration::from_secs(2);
 
 /// What a channel waits for between turns, and until when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Until {
+enum Until {
     /// A request (its head, or more of its body) within the header timeout: past it, a 408.
     Header(Instant),
     /// The next request on a kept-alive connection, within the idle timeout: past it, close.
     Idle(Instant),
     /// The client to stop sending after a refusal: past the drain time, close.
     Drain(Instant),
-}
-
-impl Until {
-    /// When the wait runs out.
-    pub fn deadline(self) -> Instant {
-        match self {
-            Until::Header(t) | Until::Idle(t) | Until::Drain(t) => t,
-        }
-    }
 }
 
 /// What a channel needs after its turn.
@@ -75,9 +66,11 @@ impl Channel {
         &self.stream
     }
 
-    /// What it waits for.
-    pub fn until(&self) -> Until {
-        self.until
+    /// When its wait runs out.
+    pub fn deadline(&self) -> Instant {
+        match self.until {
+            Until::Header(t) | Until::Idle(t) | Until::Drain(t) => t,
+        }
     }
 
     /// Its turn: read what has arrived and answer the request it completes. `cell` is the
@@ -149,7 +142,7 @@ impl Channel {
 
     /// Answers a request the parser refused with its error status, then drains the connection
     /// until the client closes or the drain time is over.
-    pub fn refuse(&mut self, serving: &Serving, error: HttpError) -> After {
+    fn refuse(&mut self, serving: &Serving, error: HttpError) -> After {
         serving.log.refused(self.peer.ip(), error.status, &error.detail);
         // A short error fits the socket buffer, so this non-blocking write goes through whole.
         let mut response = Vec::new();

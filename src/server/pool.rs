@@ -15,15 +15,16 @@
 //! asks epoll to report it again. So a connection is never served by two threads at once, and
 //! an idle connection holds no thread.
 
-use super::channel::{After, Channel, Until};
+use super::channel::{After, Channel};
 use super::serving::Serving;
-use crate::pool::ThreadPool;
+use crate::pool::{ThreadPool, current_worker};
 use crate::shutdown::ShutdownHandle;
 use crate::stats::WorkerState;
 use rustix::event::epoll::{self, Event, EventData, EventFlags};
 use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec};
 use std::io;
 use std::net::TcpListener;
+use std::num::NonZeroUsize;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -33,20 +34,6 @@ use std::time::{Duration, Instant};
 const LISTENER: u64 = u64::MAX;
 const TIMER: u64 = u64::MAX - 1;
 const WAKER: u64 = u64::MAX - 2;
-
-/// What one epoll event asks for.
-pub(crate) enum Ready {
-    /// A connection's turn: it was taken out of the table and must go back with [`Pool::put_back`].
-    Serve(usize, Box<Channel>),
-    /// Clients are waiting to be accepted.
-    Accept,
-    /// A deadline may have passed.
-    Sweep,
-    /// Shutdown was asked for.
-    Shutdown,
-    /// Nothing to do (a connection that was closed meanwhile).
-    Nothing,
-}
 
 /// Where a connection is. Each place is in exactly one of these states.
 enum Place {
@@ -61,10 +48,9 @@ enum Place {
     },
 }
 
-/// Which places are free, and how many connections are open.
+/// Which places are free: the others hold the open connections.
 struct Books {
     free: Vec<usize>,
-    open: usize,
     /// Whether the listening socket is armed: not while the connection limit is reached.
     accepting: bool,
 }
@@ -72,6 +58,8 @@ struct Books {
 /// The epoll instance, the table, and what a serving server shares with its connections.
 pub(crate) struct Pool {
     pub serving: Serving,
+    /// The workers' lines in the live view, by worker id ([`current_worker`]).
+    pub cells: Vec<Arc<Mutex<WorkerState>>>,
     epoll: OwnedFd,
     listener: Arc<TcpListener>,
     timer: OwnedFd,
@@ -90,26 +78,27 @@ pub(crate) struct Pool {
 
 /// The listener and the timer: reported once, then not again until re-armed (one thread
 /// accepts or sweeps at a time).
-fn one_shot() -> EventFlags {
-    EventFlags::IN | EventFlags::ONESHOT
-}
+const ONE_SHOT: EventFlags = EventFlags::IN.union(EventFlags::ONESHOT);
 
 /// A connection: reported on each arrival of new bytes.
-fn edge() -> EventFlags {
-    EventFlags::IN | EventFlags::ET
-}
+const EDGE: EventFlags = EventFlags::IN.union(EventFlags::ET);
 
 impl Pool {
-    /// Registers the listener, the timer and the shutdown waker.
-    pub fn new(serving: Serving, listener: Arc<TcpListener>, shutdown: &ShutdownHandle) -> io::Result<Pool> {
+    /// Registers the listener, the timer and the shutdown waker, and sets up the workers' lines.
+    pub fn new(
+        serving: Serving,
+        threads: NonZeroUsize,
+        listener: Arc<TcpListener>,
+        shutdown: &ShutdownHandle,
+    ) -> io::Result<Pool> {
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let timer = rustix::time::timerfd_create(
             TimerfdClockId::Monotonic,
             TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
         )?;
         listener.set_nonblocking(true)?;
-        epoll::add(&epoll, &*listener, EventData::new_u64(LISTENER), one_shot())?;
-        epoll::add(&epoll, &timer, EventData::new_u64(TIMER), one_shot())?;
+        epoll::add(&epoll, &*listener, EventData::new_u64(LISTENER), ONE_SHOT)?;
+        epoll::add(&epoll, &timer, EventData::new_u64(TIMER), ONE_SHOT)?;
         // The waker is level-triggered and never drained: once shutdown writes to it, every
         // waiter that comes back to epoll sees it, one after the other.
         epoll::add(&epoll, shutdown.waker(), EventData::new_u64(WAKER), EventFlags::IN)?;
@@ -117,10 +106,11 @@ impl Pool {
         Ok(Pool {
             places: (0..limit).map(|_| Mutex::new(Place::Free)).collect(),
             // Reversed, so that place 0 is taken first.
-            books: Mutex::new(Books { free: (0..limit).rev().collect(), open: 0, accepting: true }),
+            books: Mutex::new(Books { free: (0..limit).rev().collect(), accepting: true }),
             timer_at: Mutex::new(None),
             closing: AtomicBool::new(false),
             shutdown: shutdown.clone(),
+            cells: serving.stats.add_workers(threads.get()),
             serving,
             epoll,
             listener,
@@ -128,50 +118,48 @@ impl Pool {
         })
     }
 
-    fn place(&self, token: usize) -> MutexGuard<'_, Place> {
-        lock(&self.places[token])
-    }
-
-    fn books(&self) -> MutexGuard<'_, Books> {
-        lock(&self.books)
-    }
-
-    /// Waits for at most `events.capacity()` events; a signal interrupting the wait is not an
-    /// error.
-    pub fn wait(&self, events: &mut Vec<Event>) -> io::Result<()> {
+    /// Waits for at most `events.capacity()` events, and does what each asks: accepts, sweeps,
+    /// or takes a connection out of the table and hands its turn to `serve`, which must end it
+    /// with [`Pool::serve`]. Returns `Ok(false)` once shutdown was asked for. A signal
+    /// interrupting the wait is not an error.
+    pub fn poll(&self, events: &mut Vec<Event>, serve: impl Fn(usize, Box<Channel>)) -> io::Result<bool> {
         events.clear();
-        match epoll::wait(&self.epoll, rustix::buffer::spare_capacity(events), None) {
-            Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
-            Err(e) => Err(e.into()),
+        if let Err(e) = epoll::wait(&self.epoll, rustix::buffer::spare_capacity(events), None)
+            && e != rustix::io::Errno::INTR
+        {
+            return Err(e.into());
         }
-    }
-
-    /// What an event asks for. A connection's turn takes it out of the table.
-    pub fn ready(&self, event: &Event) -> Ready {
-        match event.data.u64() {
-            LISTENER => Ready::Accept,
-            TIMER => Ready::Sweep,
-            WAKER => Ready::Shutdown,
-            token => {
-                let token = token as usize;
-                let mut place = self.place(token);
-                match std::mem::replace(&mut *place, Place::Taken { again: false }) {
-                    Place::Waiting(channel) => Ready::Serve(token, channel),
-                    Place::Taken { .. } => {
-                        *place = Place::Taken { again: true };
-                        Ready::Nothing
-                    }
-                    other => {
-                        *place = other;
-                        Ready::Nothing
+        for event in events.iter() {
+            match event.data.u64() {
+                LISTENER => self.accept(),
+                TIMER => self.sweep(),
+                WAKER => return Ok(false),
+                token => {
+                    if let Some(channel) = self.take(token as usize) {
+                        serve(token as usize, channel);
                     }
                 }
             }
         }
+        Ok(true)
     }
 
-    /// A connection's turn, then back to the table (or closed).
-    pub fn serve(&self, token: usize, mut channel: Box<Channel>, cell: &Mutex<WorkerState>) {
+    /// Takes a waiting connection out of the table for its turn. Nothing for a connection
+    /// already taken (marked to be reported again when it goes back) or closed meanwhile.
+    fn take(&self, token: usize) -> Option<Box<Channel>> {
+        let mut place = lock(&self.places[token]);
+        match std::mem::replace(&mut *place, Place::Taken { again: false }) {
+            Place::Waiting(channel) => return Some(channel),
+            Place::Taken { .. } => *place = Place::Taken { again: true },
+            Place::Free => *place = Place::Free,
+        }
+        None
+    }
+
+    /// A connection's turn on the calling worker, then back to the table (or closed).
+    pub fn serve(&self, token: usize, mut channel: Box<Channel>) {
+        // A turn does not know which worker runs it; the worker's thread does.
+        let cell = &self.cells[current_worker().unwrap_or(0)];
         let after = channel.handle_read(&self.serving, cell);
         self.put_back(token, channel, after);
     }
@@ -179,24 +167,24 @@ impl Pool {
     /// Puts a channel back after its turn; closes it if asked to, or if the server is shutting
     /// down.
     fn put_back(&self, token: usize, channel: Box<Channel>, after: After) {
-        let mut place = self.place(token);
+        let mut place = lock(&self.places[token]);
         // Checked under the place's lock: shutdown sets `closing`, then empties every place
         // under its lock, so a channel is either closed here or found there.
         if after == After::Close || self.closing.load(Ordering::SeqCst) {
             return self.close(place, token, channel);
         }
         let again = matches!(*place, Place::Taken { again: true });
-        self.arm_timer(channel.until().deadline());
+        self.arm_timer(channel.deadline());
         // Back in the table before epoll is asked anything: from then on another thread may
         // take it. Asked under the place's lock, so that no one can close it in between.
         *place = Place::Waiting(channel);
         let flags = match after {
             // Writable at once: epoll reports it again right away, behind the connections
             // already waiting, which is how it yields its turn.
-            After::Requeue => edge() | EventFlags::OUT,
+            After::Requeue => EDGE | EventFlags::OUT,
             // Bytes came during the turn, and their event is spent: modifying the registration
             // makes epoll look at the socket again and report it if bytes are still unread.
-            _ if again => edge(),
+            _ if again => EDGE,
             _ => return,
         };
         if let Place::Waiting(channel) = &*place {
@@ -210,23 +198,21 @@ impl Pool {
         *place = Place::Free;
         drop(place);
         self.serving.stats.connection(-1);
-        let mut books = self.books();
+        let mut books = lock(&self.books);
         books.free.push(token);
-        books.open -= 1;
         // Below the connection limit again: accept again.
         if !books.accepting && !self.closing.load(Ordering::SeqCst) {
             books.accepting = true;
-            let _ = epoll::modify(&self.epoll, &*self.listener, EventData::new_u64(LISTENER), one_shot());
+            let _ = epoll::modify(&self.epoll, &*self.listener, EventData::new_u64(LISTENER), ONE_SHOT);
         }
     }
 
     /// Accepts every waiting client, up to the connection limit, and registers each.
-    pub fn accept(&self) {
-        let limit = self.serving.options.connection_limit;
+    fn accept(&self) {
         loop {
             {
-                let mut books = self.books();
-                if books.open >= limit {
+                let mut books = lock(&self.books);
+                if books.free.is_empty() {
                     // Past the limit, new clients wait in the OS backlog until a connection
                     // closes; `close` re-arms the listener then.
                     books.accepting = false;
@@ -251,25 +237,20 @@ impl Pool {
                 }
             }
         }
-        let _ = epoll::modify(&self.epoll, &*self.listener, EventData::new_u64(LISTENER), one_shot());
+        let _ = epoll::modify(&self.epoll, &*self.listener, EventData::new_u64(LISTENER), ONE_SHOT);
     }
 
     fn add(&self, channel: Box<Channel>) {
-        // Counted open before it is registered: from then on a worker may serve and close it.
-        let token = {
-            let mut books = self.books();
-            // `accept` takes no more than the limit, so a place is always free here.
-            let Some(token) = books.free.pop() else { return };
-            books.open += 1;
-            token
-        };
+        // Counted open (its place taken) before it is registered: from then on a worker may
+        // serve and close it. `accept` takes no more than the limit, so a place is free here.
+        let Some(token) = lock(&self.books).free.pop() else { return };
         self.serving.stats.connection(1);
-        self.arm_timer(channel.until().deadline());
+        self.arm_timer(channel.deadline());
         // Registered under the place's lock: bytes that are already there raise an event at
         // once, and whoever takes it waits until the channel is in its place.
-        let mut place = self.place(token);
+        let mut place = lock(&self.places[token]);
         let data = EventData::new_u64(token as u64);
-        match epoll::add(&self.epoll, channel.socket(), data, edge()) {
+        match epoll::add(&self.epoll, channel.socket(), data, EDGE) {
             Ok(()) => *place = Place::Waiting(channel),
             Err(_) => self.close(place, token, channel),
         }
@@ -291,7 +272,7 @@ impl Pool {
 
     /// The timer fired: gives each waiting connection whose wait ran out what it is due (a
     /// 408, or closing), and arms the timer for the next deadline.
-    pub fn sweep(&self) {
+    fn sweep(&self) {
         let mut expirations = [0u8; 8];
         let _ = rustix::io::read(&self.timer, &mut expirations);
         let now = Instant::now();
@@ -299,9 +280,9 @@ impl Pool {
         *lock(&self.timer_at) = None;
         let mut next: Option<Instant> = None;
         for token in 0..self.places.len() {
-            let mut place = self.place(token);
+            let mut place = lock(&self.places[token]);
             let Place::Waiting(channel) = &*place else { continue };
-            let deadline = channel.until().deadline();
+            let deadline = channel.deadline();
             if deadline > now {
                 next = Some(next.map_or(deadline, |t| t.min(deadline)));
             } else if let Place::Waiting(channel) =
@@ -314,13 +295,10 @@ impl Pool {
             self.arm_timer(next);
         }
         for (token, mut channel) in expired {
-            let after = match channel.until() {
-                Until::Header(_) => channel.expire(&self.serving),
-                Until::Idle(_) | Until::Drain(_) => After::Close,
-            };
+            let after = channel.expire(&self.serving);
             self.put_back(token, channel, after);
         }
-        let _ = epoll::modify(&self.epoll, &self.timer, EventData::new_u64(TIMER), one_shot());
+        let _ = epoll::modify(&self.epoll, &self.timer, EventData::new_u64(TIMER), ONE_SHOT);
     }
 
     /// Graceful shutdown, once the listener has stopped listening (SPEC §6): close the waiting
@@ -328,21 +306,9 @@ impl Pool {
     /// say how it went.
     pub fn finish(&self, workers: ThreadPool) {
         let deadline = Instant::now() + self.serving.options.shutdown_timeout;
-        let completed = self.shut_down(deadline);
-        let stuck = workers.shutdown(deadline);
-        let left =
-            if stuck > 0 { format!(", {stuck} workers still busy were left behind") } else { String::new() };
-        self.serving
-            .log
-            .info(&format!("shutdown complete: {completed} requests completed while shutting down{left}"));
-    }
-
-    /// Closes the waiting connections and waits until `deadline` for the turns in progress;
-    /// returns how many requests completed meanwhile.
-    fn shut_down(&self, deadline: Instant) -> u64 {
         self.closing.store(true, Ordering::SeqCst);
         for token in 0..self.places.len() {
-            let mut place = self.place(token);
+            let mut place = lock(&self.places[token]);
             match std::mem::replace(&mut *place, Place::Free) {
                 Place::Waiting(channel) => self.close(place, token, channel),
                 // A free place stays free; a taken one a worker closes when it puts it back.
@@ -350,8 +316,7 @@ impl Pool {
             }
         }
         let before = self.serving.stats.snapshot();
-        let log = self.serving.log;
-        log.info(&format!(
+        self.serving.log.info(&format!(
             "shutting down: {} requests running, {} connections waiting for a worker",
             before.in_flight, before.queued
         ));
@@ -359,11 +324,17 @@ impl Pool {
         while taken() > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        self.serving.stats.served() - before.served
+        let completed = self.serving.stats.served() - before.served;
+        let stuck = workers.shutdown(deadline);
+        let left =
+            if stuck > 0 { format!(", {stuck} workers still busy were left behind") } else { String::new() };
+        self.serving
+            .log
+            .info(&format!("shutdown complete: {completed} requests completed while shutting down{left}"));
     }
 }
 
 /// A lock that a panic elsewhere does not poison for good: the data stays usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -3,22 +3,20 @@
 //! counters. Built once per `serve_forever`, in one place, for both modes (wsgiref's server
 //! builds its base environ once in `setup_environ`; every handler reads it).
 
+use super::{Mode, Server};
 use crate::app::App;
 use crate::environ::ServerEnviron;
 use crate::handler::Handler;
 use crate::log::Log;
-use crate::mount::UrlPrefix;
 use crate::options::Options;
 use crate::proxy::ProxyPolicy;
 use crate::stats::Stats;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Everything a worker needs to answer a request, owned, so that pool threads can share it.
 pub(crate) struct Serving {
     pub app: Arc<dyn App>,
     pub environ: ServerEnviron,
-    pub prefix: UrlPrefix,
     pub proxy: ProxyPolicy,
     pub log: Log,
     pub options: Options,
@@ -26,23 +24,16 @@ pub(crate) struct Serving {
 }
 
 impl Serving {
-    /// `multithread` is `wsgi.multithread`: true in pool mode.
-    pub fn new(
-        app: Arc<dyn App>,
-        addr: SocketAddr,
-        options: &Options,
-        proxy: ProxyPolicy,
-        stats: Arc<Stats>,
-        multithread: bool,
-    ) -> Self {
+    /// What `server` shares while it serves, for either mode.
+    pub fn new(server: &Server) -> Self {
         Serving {
-            app,
-            environ: ServerEnviron::new(addr, multithread),
-            prefix: options.url_prefix.clone(),
-            proxy,
-            log: Log::new(options),
-            options: options.clone(),
-            stats,
+            app: server.app.clone(),
+            // `wsgi.multithread`: true in pool mode.
+            environ: ServerEnviron::new(server.addr, server.mode == Mode::Pool),
+            proxy: server.proxy.clone(),
+            log: Log::new(&server.options),
+            options: server.options.clone(),
+            stats: server.stats.clone(),
         }
     }
 
@@ -51,7 +42,7 @@ impl Serving {
         Handler {
             app: self.app.as_ref(),
             environ: &self.environ,
-            prefix: &self.prefix,
+            prefix: &self.options.url_prefix,
             proxy: &self.proxy,
             log: &self.log,
         }

@@ -11,7 +11,7 @@
 //! others wait as [`Spares`]. (Go's scheduler does the same when a thread blocks in a system
 //! call: another takes its place.)
 
-use super::pool::{Pool, Ready};
+use super::pool::{Pool, lock};
 use super::serving::Serving;
 use crate::pool::ThreadPool;
 use crate::shutdown::ShutdownHandle;
@@ -19,7 +19,7 @@ use crate::stats::WorkerState;
 use std::io;
 use std::net::TcpListener;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a worker may be inside its app before a spare takes its place.
@@ -33,20 +33,19 @@ pub(super) fn serve(
     listener: Arc<TcpListener>,
     shutdown: &ShutdownHandle,
 ) -> io::Result<()> {
-    let cells = serving.stats.add_workers(threads.get());
-    let pool = Arc::new(Pool::new(serving, listener, shutdown)?);
+    let pool = Arc::new(Pool::new(serving, threads, listener, shutdown)?);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let spares = Arc::new(Spares::new(threads.get(), cores));
     let workers = ThreadPool::new(threads);
-    for cell in &cells {
-        let (pool, spares, cell) = (pool.clone(), spares.clone(), cell.clone());
-        workers.execute(move || work(&pool, &spares, &cell));
+    for _ in 0..threads.get() {
+        let (pool, spares) = (pool.clone(), spares.clone());
+        workers.execute(move || work(&pool, &spares));
     }
     loop {
-        let blocked = count_blocked(&cells);
+        let (busy, long) = count_blocked(&pool.cells);
         // Look often while an app runs, rarely while all is quiet.
-        let tick = if blocked.busy > 0 { BLOCKED_AFTER } else { Duration::from_millis(5) };
-        spares.allow(cores + blocked.long);
+        let tick = if busy > 0 { BLOCKED_AFTER } else { Duration::from_millis(5) };
+        spares.allow(cores + long);
         if shutdown.wait_for(tick) {
             break;
         }
@@ -57,44 +56,34 @@ pub(super) fn serve(
     Ok(())
 }
 
-/// One worker: wait, then do what the event asks, until shutdown.
-fn work(pool: &Pool, spares: &Spares, cell: &Mutex<WorkerState>) {
+/// One worker: wait, then do what the event asks (serving a turn itself), until shutdown.
+fn work(pool: &Pool, spares: &Spares) {
     // One event at a time: the others stay in epoll for the workers that are free.
     let mut events = Vec::with_capacity(1);
     loop {
         spares.take_turn();
-        if let Err(e) = pool.wait(&mut events) {
-            pool.serving.log.info(&format!("a worker stopped: waiting on epoll failed: {e}"));
-            return;
-        }
-        for event in &events {
-            match pool.ready(event) {
-                Ready::Serve(token, channel) => pool.serve(token, channel, cell),
-                Ready::Accept => pool.accept(),
-                Ready::Sweep => pool.sweep(),
-                Ready::Shutdown => return,
-                Ready::Nothing => {}
+        match pool.poll(&mut events, |token, channel| pool.serve(token, channel)) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                pool.serving.log.info(&format!("a worker stopped: waiting on epoll failed: {e}"));
+                return;
             }
         }
     }
 }
 
 /// How many workers are inside the app, and how many of them for longer than [`BLOCKED_AFTER`].
-struct Blocked {
-    busy: usize,
-    long: usize,
-}
-
-fn count_blocked(cells: &[Arc<Mutex<WorkerState>>]) -> Blocked {
-    let mut blocked = Blocked { busy: 0, long: 0 };
+fn count_blocked(cells: &[Arc<Mutex<WorkerState>>]) -> (usize, usize) {
+    let (mut busy, mut long) = (0, 0);
     let now = Instant::now();
     for cell in cells {
         if let WorkerState::Busy { since, .. } = &*lock(cell) {
-            blocked.busy += 1;
-            blocked.long += usize::from(now.duration_since(*since) > BLOCKED_AFTER);
+            busy += 1;
+            long += usize::from(now.duration_since(*since) > BLOCKED_AFTER);
         }
     }
-    blocked
+    (busy, long)
 }
 
 /// The workers that may take requests now (`active`, waiting on epoll or serving), and how
@@ -121,9 +110,8 @@ impl Spares {
         let mut seats = lock(&self.seats);
         if seats.active > seats.allowed {
             seats.active -= 1;
-            while seats.active >= seats.allowed {
-                seats = self.called.wait(seats).unwrap_or_else(|e| e.into_inner());
-            }
+            let wait = self.called.wait_while(seats, |seats| seats.active >= seats.allowed);
+            seats = wait.unwrap_or_else(|e| e.into_inner());
             seats.active += 1;
         }
     }
@@ -136,9 +124,4 @@ impl Spares {
             self.called.notify_all();
         }
     }
-}
-
-/// A lock that a panic elsewhere does not poison for good: the data stays usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -51,6 +51,7 @@ fn answer_one(serving: &Serving, mut stream: TcpStream, peer: SocketAddr, worker
     let _ = stream.set_write_timeout(Some(serving.options.write_timeout));
     let mut parser = RequestParser::new(serving.options.limits());
     let deadline = Instant::now() + serving.options.header_timeout;
+    let timed_out = || HttpError::new(408, "no complete request within the header timeout");
     let refusal = loop {
         match parser.step() {
             Ok(Step::Ready(request)) => {
@@ -71,14 +72,14 @@ fn answer_one(serving: &Serving, mut stream: TcpStream, peer: SocketAddr, worker
                 let left = deadline.saturating_duration_since(Instant::now());
                 let wait = if parser.receiving_body() { serving.options.header_timeout } else { left };
                 if wait.is_zero() {
-                    break HttpError::new(408, "no complete request within the header timeout");
+                    break timed_out();
                 }
                 let _ = stream.set_read_timeout(Some(wait));
                 match parser.read_from(&mut stream) {
                     Ok(0) => return, // the client went away
                     Ok(_) => {}
-                    Err(e) if is_timeout(&e) => {
-                        break HttpError::new(408, "no complete request within the header timeout");
+                    Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                        break timed_out();
                     }
                     Err(_) => return,
                 }
@@ -107,8 +108,4 @@ fn linger_close(mut stream: TcpStream) {
             _ => break,
         }
     }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }

@@ -35,7 +35,7 @@ impl Driver<'_> {
             if now >= give_up {
                 break;
             }
-            self.wait(give_up - now);
+            self.wait(give_up - now, false);
             for i in 0..self.events.len() {
                 let Some(slot) = self.slot_of(i) else { continue };
                 let conn = &mut self.conns[slot];
