@@ -18,6 +18,9 @@
 //! Run it with `cargo run --release --example app_factory`, then `curl http://127.0.0.1:8080/`
 //! and `curl http://127.0.0.1:8080/config`. `GREETING=Bonjour cargo run --release --example
 //! app_factory` builds the app with another setting.
+//!
+//! The Python twin, run on the real servers: `examples/python/app_factory.py` (how to run it:
+//! `examples/python/README.md`).
 
 mod common;
 

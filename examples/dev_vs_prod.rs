@@ -17,6 +17,9 @@
 //! the dev server prints a banner, colours its log, checks the app with the validator and, in
 //! debug mode, shows the panic in the page; the production server answers a plain 500 and keeps
 //! the reason in its log.
+//!
+//! The Python twin, run on the real servers: `examples/python/dev_vs_prod.py` (how to run it:
+//! `examples/python/README.md`).
 
 mod common;
 
@@ -38,9 +41,9 @@ fn main() -> ExitCode {
         let mode = std::env::var("WSGI_LAB_MODE").unwrap_or_else(|_| "dev".to_string());
         let port = common::port(50100)?;
         if mode == "dev" {
-            app.run("0.0.0.0", port, true)
+            app.run(&common::host("0.0.0.0"), port, true)
         } else {
-            serve(app, Options { host: "0.0.0.0".into(), port, threads: 1, ..Options::default() })
+            serve(app, Options { host: common::host("0.0.0.0"), port, threads: 1, ..Options::default() })
         }
     })
 }

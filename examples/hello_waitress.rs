@@ -17,6 +17,9 @@
 //! Run it with `cargo run --release --example hello_waitress`, then `curl http://127.0.0.1:50100/`.
 //! `host: "0.0.0.0"` listens on every interface, as in the tutorial: other machines can reach
 //! it. Leave the host out (127.0.0.1) to keep it private.
+//!
+//! The Python twin, run on the real servers: `examples/python/hello_waitress.py` (how to run it:
+//! `examples/python/README.md`).
 
 mod common;
 
@@ -33,7 +36,12 @@ fn main() -> ExitCode {
         let app = Router::new().route("/", index);
         serve(
             app,
-            Options { host: "0.0.0.0".into(), port: common::port(50100)?, threads: 1, ..Options::default() },
+            Options {
+                host: common::host("0.0.0.0"),
+                port: common::port(50100)?,
+                threads: 1,
+                ..Options::default()
+            },
         )
     })
 }

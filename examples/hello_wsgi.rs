@@ -16,6 +16,9 @@
 //!
 //! Run it with `cargo run --release --example hello_wsgi`, then `curl http://127.0.0.1:5000/`.
 //! (`PORT=0` picks a free port instead of 5000, which is how the tests run it.)
+//!
+//! The Python twin, run on the real servers: `examples/python/hello_wsgi.py` (how to run it:
+//! `examples/python/README.md`).
 
 mod common;
 
@@ -31,7 +34,7 @@ fn web_app(_environ: &Environ, start_response: StartResponse) -> Body {
 
 fn main() -> ExitCode {
     common::run(|| {
-        let server = make_server("", common::port(5000)?, web_app)?;
+        let server = make_server(&common::host(""), common::port(5000)?, web_app)?;
         let port = server.server_address().port();
         println!("serving on port {port}...\nvisit http://127.0.0.1:{port}\nTo exit press ctrl + c");
         server.serve_forever()

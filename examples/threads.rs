@@ -11,6 +11,9 @@
 //! With `THREADS=1 cargo run --release --example threads`, `/fast` waits for `/slow`: one
 //! worker, one request at a time. That is the single-threaded server's life, and the waitress tutorial's
 //! `threads=1`.
+//!
+//! The Python twin, run on the real servers: `examples/python/threads.py` (how to run it:
+//! `examples/python/README.md`).
 
 mod common;
 

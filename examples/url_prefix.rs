@@ -19,6 +19,9 @@
 //! waitress would call the app for `/hi` too (with the full path in PATH_INFO); wsgi-lab
 //! answers 404 itself, naming the prefix. A reverse proxy forwards `/my-app/...` here, so one
 //! host can serve several apps, each under its own prefix.
+//!
+//! The Python twin, run on the real servers: `examples/python/url_prefix.py` (how to run it:
+//! `examples/python/README.md`).
 
 mod common;
 
@@ -34,7 +37,7 @@ fn main() -> ExitCode {
     common::run(|| {
         let app = Router::new().route("/hi", index);
         let options = Options {
-            host: "0.0.0.0".into(),
+            host: common::host("0.0.0.0"),
             port: common::port(50100)?,
             threads: 1,
             url_prefix: "/my-app".into(),

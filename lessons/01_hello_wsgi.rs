@@ -4,12 +4,15 @@
 //! `make_server`, single-threaded. The lesson serves the app on a free port, sends one request
 //! by hand and prints the exact bytes both ways, so the reader sees which bytes the app wrote
 //! and which the server added. Then it shows `serve_forever` as the loop it is: accept, read
-//! one request, call the app, write, close, again.
+//! one request, call the app, write, close, again. With the Python environment (`wsgi-lab
+//! python setup`; `--no-python` to leave it out), the same request also goes to the tutorial's
+//! own program on wsgiref, and each difference is named on a line of its own.
 //!
 //! Run: `cargo run --release --bin lesson-01-hello-wsgi` (`--quick` is accepted; this lesson is
 //! quick).
 
 mod common;
+mod python_side;
 
 use common::{OrExit, body, heading, verdict};
 use std::io::{Read, Write};
@@ -110,6 +113,92 @@ fn headers_of(response: &str) -> Vec<(String, String)> {
         .filter_map(|l| l.split_once(": "))
         .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect()
+}
+
+/// The same request to the tutorial's own program on wsgiref (`examples/python/hello_wsgi.py`):
+/// both answers in two columns, then each difference on a line of its own.
+fn beside_wsgiref(python: &python_side::Python, ours: &str) {
+    heading("The same request to wsgiref (the real Python)");
+    let wsgiref =
+        python_side::PythonServer::start(python, &["hello_wsgi.py"]).or_exit("cannot start hello_wsgi.py");
+    let addr = wsgiref.addr();
+    let raw = exchange_bytes(
+        addr,
+        format!("GET / HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: lesson-01\r\n\r\n").as_bytes(),
+    );
+    let theirs = String::from_utf8_lossy(&raw).into_owned();
+    println!("examples/python/hello_wsgi.py on wsgiref at http://{addr}, the same bytes sent:\n");
+    let status_line = |r: &str| r.lines().next().unwrap_or("").to_string();
+    let (ours_h, theirs_h) = (headers_of(ours), headers_of(&theirs));
+    println!("  {:<44} wsgi-lab", "wsgiref");
+    println!("  {:<44} {}", status_line(&theirs), status_line(ours));
+    for row in 0..ours_h.len().max(theirs_h.len()) {
+        let cell = |h: &[(String, String)]| h.get(row).map_or(String::new(), |(n, v)| format!("{n}: {v}"));
+        println!("  {:<44} {}", cell(&theirs_h), cell(&ours_h));
+    }
+    let (ours_body, theirs_body) = (body(ours), body(&theirs));
+    let theirs_length = format!("body: {} bytes", theirs_body.len());
+    println!("  {theirs_length:<44} body: {} bytes", ours_body.len());
+    println!();
+    // Each difference named, with where it is decided.
+    let find = |h: &[(String, String)], name: &str| {
+        h.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    };
+    let version = |r: &str| r.split(' ').next().unwrap_or("").to_string();
+    let mut differences = Vec::new();
+    if version(&theirs) != version(ours) {
+        differences.push(format!(
+            "wsgiref: {}; wsgi-lab: {}, see SPEC.md §4",
+            version(&theirs),
+            version(ours)
+        ));
+    }
+    for (name, why) in [
+        ("Server", "each server names itself"),
+        ("Connection", "wsgiref's HTTP/1.0 already means one request per connection"),
+    ] {
+        let (t, o) = (find(&theirs_h, name), find(&ours_h, name));
+        if t != o {
+            let show = |v: Option<String>| v.map_or("no ".to_string() + name, |v| format!("{name}: {v}"));
+            differences.push(format!("wsgiref: {}; wsgi-lab: {} ({why})", show(t), show(o)));
+        }
+    }
+    let names = |h: &[(String, String)]| h.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>().join(", ");
+    differences.push(format!(
+        "header order: wsgiref writes {}; wsgi-lab writes {} (HTTP gives order no meaning across names)",
+        names(&theirs_h),
+        names(&ours_h)
+    ));
+    for difference in &differences {
+        println!("  difference: {difference}");
+    }
+    println!();
+    verdict(
+        version(&theirs) == "HTTP/1.0" && version(ours) == "HTTP/1.1",
+        "wsgiref answers HTTP/1.0 to an HTTP/1.1 request; wsgi-lab answers HTTP/1.1 (SPEC.md §4)",
+        &format!("wsgiref said {:?}, wsgi-lab {:?}", version(&theirs), version(ours)),
+    );
+    verdict(
+        theirs_body == ours_body
+            && find(&theirs_h, "content-type") == find(&ours_h, "content-type")
+            && find(&theirs_h, "content-length") == find(&ours_h, "content-length"),
+        &format!(
+            "the same {}-byte body, content-type and Content-Length from both: the app's part is identical",
+            theirs_body.len()
+        ),
+        "the bodies, types or lengths differ",
+    );
+    let two =
+        format!("GET /first HTTP/1.1\r\nHost: {addr}\r\n\r\nGET /second HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let answered = String::from_utf8_lossy(&exchange_bytes(addr, two.as_bytes())).matches("HTTP/1.").count();
+    println!(
+        "  wsgiref: 2 requests written on one connection: {answered} response(s), then the connection closed"
+    );
+    verdict(
+        answered == 1,
+        "wsgiref's serve_forever also answers one request per connection",
+        &format!("wsgiref answered {answered} requests on one connection"),
+    );
 }
 
 fn main() {
@@ -243,6 +332,10 @@ fn main() {
         ),
         &format!("{accepted} accepted, {served} answered for {} connections", rounds + 1),
     );
+
+    if let Some(python) = python_side::enabled() {
+        beside_wsgiref(&python, &response);
+    }
 
     running.stop().or_exit("the server did not stop cleanly");
     println!("\nserver stopped.");

@@ -70,10 +70,58 @@ const GROUPS: [(&str, &[&str], &str); 5] = [
     (
         "WSGI's own (wsgi.*)",
         &[],
-        "Not CGI: the scheme, the body as a stream (wsgi.input), where errors go, and what the\n\
-         server promises about threads and processes.",
+        "Not CGI: the scheme, the body as a stream (wsgi.input), where errors go, what the\n\
+         server promises about threads and processes, and the version of WSGI, (1, 0).",
     ),
 ];
+
+/// Each environ rule of this lesson, and whose it is: what wsgiref's `make_server` (CPython's
+/// `Lib/wsgiref/simple_server.py` and `handlers.py`), waitress (`parser.py`, `task.py`) and
+/// wsgi-lab (`src/environ.rs`) put in the environ of the GET above.
+const WHOSE: [(&str, &str, &str, &str); 11] = [
+    ("wsgi.version (PEP 3333 requires it)", "(1, 0)", "(1, 0)", "(1, 0)"),
+    ("a header name with '_' (X_Auth_User)", "HTTP_X_AUTH_USER", "dropped", "dropped, as waitress"),
+    ("a header sent twice (X-Tag)", "'one,two'", "'one, two'", "'one, two', as waitress"),
+    ("CONTENT_TYPE on a GET with no body", "'text/plain'", "absent", "absent, as waitress"),
+    ("CONTENT_LENGTH on a GET with no body", "''", "absent", "absent, as waitress"),
+    ("the process's environment (PATH, HOME...)", "copied in", "not there", "not there, as waitress"),
+    ("REMOTE_HOST", "'' (or a name)", "= REMOTE_ADDR", "absent (ours)"),
+    ("REMOTE_PORT", "absent", "the client's port", "the client's port, as waitress"),
+    ("REQUEST_URI", "absent", "absent", "the target as sent (ours)"),
+    ("GATEWAY_INTERFACE", "'CGI/1.1'", "absent", "'CGI/1.1', as wsgiref"),
+    ("the response's HTTP version", "HTTP/1.0", "the request's", "the request's, as waitress"),
+];
+
+/// Prints whose rule each one is, and checks wsgi-lab's column against the environ it measured.
+fn whose_rules(environ: &BTreeMap<String, String>) {
+    heading("Whose rule is it: wsgiref's, waitress's, or ours");
+    println!("The same GET, as each server would build its environ (wsgiref and waitress from their");
+    println!("source; wsgi-lab as measured above):\n");
+    println!("  {:<42} {:<18} {:<18} wsgi-lab", "", "wsgiref", "waitress");
+    for (rule, wsgiref, waitress, ours) in WHOSE {
+        println!("  {rule:<42} {wsgiref:<18} {waitress:<18} {ours}");
+    }
+    println!();
+    println!("wsgiref answers HTTP/1.0 and closes after each response, and turns every '-' of a name");
+    println!("into '_' before it makes the key, so X_Auth_User and X-Auth-User land on one key. waitress");
+    println!("drops names with '_' (since 1.0, 2016, for the spoofing reason above). wsgi-lab takes");
+    println!("waitress's side on headers and on what is absent, keeps wsgiref's GATEWAY_INTERFACE, and");
+    println!("adds REQUEST_URI (CherryPy's cheroot sets it too; PEP 3333 does not ask for it).");
+    println!();
+    verdict(
+        environ.get("wsgi.version").map(String::as_str) == Some("(1, 0)"),
+        "wsgi.version is (1, 0), as PEP 3333 requires of every server",
+        &format!("wsgi.version is {:?}", environ.get("wsgi.version")),
+    );
+    let inherited: Vec<String> =
+        std::env::vars().map(|(k, _)| k).filter(|k| environ.contains_key(k)).collect();
+    verdict(
+        inherited.is_empty() && !environ.contains_key("REMOTE_HOST") && environ.contains_key("REMOTE_PORT"),
+        "none of this process's environment variables is in the environ (wsgiref copies them all), \
+         REMOTE_PORT is and REMOTE_HOST is not",
+        &format!("inherited {inherited:?}; REMOTE_HOST {:?}", environ.get("REMOTE_HOST")),
+    );
+}
 
 fn main() {
     println!("Lesson 2: the environ");
@@ -249,6 +297,8 @@ fn main() {
         "the GET, which had no body, has neither key",
         "the GET has CONTENT_TYPE or CONTENT_LENGTH",
     );
+
+    whose_rules(&environ);
 
     running.stop().or_exit("the server did not stop cleanly");
     println!("\nserver stopped.");

@@ -3,15 +3,21 @@
 //! The tutorial switches one variable: `app.run(debug=True)` in development, waitress's
 //! `serve(app, threads=1)` in production. The lesson runs one app on both and sends each the
 //! same requests: a good one, one whose handler panics, two that break the app contract, and
-//! two slow clients. What differs is what each server is for: the dev server shows mistakes
-//! loudly to the developer; the production server hides them from clients, logs them, and
-//! protects itself from clients that never finish.
+//! two slow clients (sent also to the dev server with `threaded=False`). What differs is what
+//! each server is for: the dev server shows mistakes loudly to the developer; the production
+//! server hides them from clients, logs them, and protects itself from clients that never
+//! finish.
 //!
 //! Run: `cargo run --release --bin lesson-04-dev-vs-prod` (full), `-- --quick` for shorter
 //! timeouts.
-//! The production server's log goes to stderr, as waitress's does.
+//! The production server's log goes to stderr, as waitress's does. With the Python environment
+//! (`--no-python` leaves it out), the tutorial's Flask app also runs on the real Werkzeug,
+//! debugger off (`04_dev_vs_prod/werkzeug.rs`).
 
 mod common;
+mod python_side;
+#[path = "04_dev_vs_prod/werkzeug.rs"]
+mod werkzeug;
 
 use common::{OrExit, heading, quick, secs, verdict};
 use std::io::{Read, Write};
@@ -25,7 +31,7 @@ use wsgi_lab::{App, Body, DevServer, Environ, Mode, Options, Server, StartRespon
 const PANIC_MESSAGE: &str = "division by zero in the oops route";
 
 /// The body the stalled POST declares: more than the 1 KiB tiny_http reads up front on its own
-/// thread, so the dev server's worker reads it, and waits. Far below the dev server's limit
+/// thread, so the dev server's request thread reads it, and waits. Far below the dev server's limit
 /// (a huge declared length would leak a thread there; see src/dev.rs).
 const DECLARED: usize = 2000;
 
@@ -69,6 +75,8 @@ fn app() -> impl App {
 struct Launched {
     addr: SocketAddr,
     stop: Box<dyn FnOnce()>,
+    /// What the dev server prints when it starts (the production server: empty).
+    banner: String,
 }
 
 /// The tutorial's switch:
@@ -81,19 +89,24 @@ struct Launched {
 /// ```
 ///
 /// with a free port on 127.0.0.1, and in the background so the lesson can talk to both.
+///
+/// `"dev"` is Flask's `app.run`: a thread per request. `"dev, threaded=False"` is the same
+/// server answering one request at a time, for the slow clients below.
 fn launch(mode: &str, header_timeout: Duration, dev_log: Arc<Mutex<Vec<String>>>) -> Launched {
     let listener = TcpListener::bind("127.0.0.1:0").or_exit("cannot bind 127.0.0.1:0");
-    if mode == "dev" {
+    if mode.starts_with("dev") {
         let server = DevServer::from_listener(listener, app(), true)
             .or_exit("cannot start the dev server")
+            .threaded(mode == "dev")
             .log_to(move |line| dev_log.lock().unwrap_or_else(|e| e.into_inner()).push(line.to_string()));
+        let banner = server.banner();
         let (addr, handle) = (server.server_address(), server.shutdown_handle());
         let serving = std::thread::spawn(move || server.serve_forever());
         let stop = move || {
             handle.shutdown();
             let _ = serving.join();
         };
-        Launched { addr, stop: Box::new(stop) }
+        Launched { addr, stop: Box::new(stop), banner }
     } else {
         // As waitress: errors in the log, no line per request.
         let options = Options { threads: 1, header_timeout, log_requests: false, ..Options::default() };
@@ -101,7 +114,8 @@ fn launch(mode: &str, header_timeout: Duration, dev_log: Arc<Mutex<Vec<String>>>
             .or_exit("cannot start the server")
             .spawn();
         let addr = running.addr();
-        Launched { addr, stop: Box::new(move || running.stop().or_exit("the server did not stop cleanly")) }
+        let stop = move || running.stop().or_exit("the server did not stop cleanly");
+        Launched { addr, stop: Box::new(stop), banner: String::new() }
     }
 }
 
@@ -127,12 +141,19 @@ impl Answer {
             .map(|(_, v)| v)
     }
 
+    /// Where the debug page says the app panicked: its `<p class="where">` line.
+    fn panic_place(&self) -> Option<&str> {
+        let line = self.body.split("<p class=\"where\">").nth(1)?.split("</p>").next()?;
+        Some(line.trim_start_matches("at ").trim_start_matches("<code>").trim_end_matches("</code>"))
+    }
+
     /// One line that says what came back.
     fn summary(&self) -> String {
         let kind = self.header("content-type").unwrap_or("no Content-Type");
-        let first = if kind.starts_with("text/html") && self.body.contains("<pre>") {
+        let first = if kind.starts_with("text/html") && self.body.contains("<pre class=\"message\">") {
             // The dev server's debug page: the panic message is in its first <pre>.
-            let message = self.body.split("<pre>").nth(1).and_then(|p| p.split("</pre>").next());
+            let message =
+                self.body.split("<pre class=\"message\">").nth(1).and_then(|p| p.split("</pre>").next());
             format!("HTML page, its <pre>: {:?}", message.unwrap_or(""))
         } else {
             format!("{:?}", self.body.lines().next().unwrap_or(""))
@@ -165,9 +186,9 @@ fn half_head(addr: SocketAddr, hold: Duration) -> (Option<u16>, Option<Duration>
 }
 
 /// Declares a body of [`DECLARED`] bytes and sends 3 of them; `lead` later, times a `GET /` from
-/// another client. The slow client gives up after `hold`. Returns the status and how long the
-/// `GET /` took.
-fn stuck_body(addr: SocketAddr, hold: Duration, lead: Duration) -> (u16, Duration) {
+/// another client. The slow client gives up after `hold`. Returns the status, how long the
+/// `GET /` took, and how many dev request threads were running as it was sent.
+fn stuck_body(addr: SocketAddr, hold: Duration, lead: Duration) -> (u16, Duration, usize) {
     let mut slow = TcpStream::connect(addr).expect("connect");
     let _ = slow.write_all(
         format!("POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {DECLARED}\r\n\r\nabc").as_bytes(),
@@ -178,9 +199,20 @@ fn stuck_body(addr: SocketAddr, hold: Duration, lead: Duration) -> (u16, Duratio
         drop(slow);
     });
     std::thread::sleep(lead);
+    let threads = request_threads();
     let (response, took) = common::timed(|| common::get(addr, "/"));
     let _ = giving_up.join();
-    (common::status(&response), took)
+    (common::status(&response), took, threads)
+}
+
+/// How many of this process's threads are the dev server's request threads (named
+/// `dev-request`): read from `/proc/self/task/*/comm`, as `ps -L` shows them.
+fn request_threads() -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "dev-request")
+        .count()
 }
 
 /// Seconds with three decimals, for waits that may be a millisecond.
@@ -212,6 +244,11 @@ fn main() {
     println!("  Both write to stderr too: the production server its error lines, as waitress does, and");
     println!("  the dev server's validator its findings (`wsgi-lab validate: ...`). Run with 2>&1 to");
     println!("  see them in place; the dev server's access log is captured and shown at the end.");
+    println!();
+    println!("The dev server's banner, which `app.run` prints on stderr as it starts:");
+    for line in dev.banner.lines() {
+        println!("  {line}");
+    }
 
     heading("GET /: a good request");
     let (d, p) = (get(dev.addr, "/"), get(prod.addr, "/"));
@@ -226,13 +263,20 @@ fn main() {
 
     heading("GET /oops: the handler panics");
     let (d, p) = (get(dev.addr, "/oops"), get(prod.addr, "/oops"));
+    let place = d.panic_place().unwrap_or("(none)").to_string();
     println!("  dev   {}", d.summary());
+    println!("          and on the line below it: at {place}");
     println!("  prod  {}", p.summary());
     println!();
     verdict(
         d.status == 500 && d.body.contains(PANIC_MESSAGE),
         "dev (debug on) answers 500 with a page that shows the panic message, the request and the environ",
         &format!("dev answered {} without the message", d.status),
+    );
+    verdict(
+        place.starts_with("lessons/04_dev_vs_prod.rs:"),
+        &format!("dev's page says where the app panicked, file:line:column ({place}): the oops handler"),
+        &format!("dev's page gave the place as {place:?}"),
     );
     verdict(
         p.status == 500 && !p.body.contains(PANIC_MESSAGE),
@@ -271,7 +315,8 @@ fn main() {
     println!();
     verdict(
         d.status == 500 && d.body.contains("Content-Type"),
-        "dev always runs the validator (wsgiref's validate.py): a missing Content-Type is a 500 that says so",
+        "dev always runs wsgi-lab's validator (our twin of wsgiref's validate.py; Werkzeug's dev server \
+         has none): a missing Content-Type is a 500 that says so",
         &format!("dev answered {}", d.status),
     );
     verdict(
@@ -281,37 +326,57 @@ fn main() {
     );
 
     heading("Slow clients: what the dev server does not protect against");
-    println!("Two clients that never finish, sent to both servers at once:");
+    println!("Two clients that never finish:");
     println!("  1. half a request head, no blank line: `GET / HTTP/1.1\\r\\nHost: ...\\r\\n`");
     println!("  2. a POST declaring a {DECLARED}-byte body and sending 3 bytes; 0.2 s later another client");
     println!("     sends GET / and we time how long it waits.");
-    println!("Each slow client gives up by itself after {} (the lesson bounds its own wait).", secs(hold));
+    println!("Sent at once to dev (a thread per request, as app.run), to the same dev server with");
+    println!("threaded=False (one request at a time), and to prod. Each slow client gives up by itself");
+    println!("after {} (the lesson bounds its own wait).", secs(hold));
     println!();
+    let single_log = Arc::new(Mutex::new(Vec::new()));
+    let single = launch("dev, threaded=False", header_timeout, single_log);
     let lead = Duration::from_millis(200);
-    let ((dev_head, prod_head), (dev_body, prod_body)) = std::thread::scope(|s| {
+    let ((dev_head, prod_head), (dev_body, single_body, prod_body)) = std::thread::scope(|s| {
         let dh = s.spawn(|| half_head(dev.addr, hold));
         let ph = s.spawn(|| half_head(prod.addr, hold));
         let db = s.spawn(|| stuck_body(dev.addr, hold, lead));
+        let sb = s.spawn(|| stuck_body(single.addr, hold, lead));
         let pb = s.spawn(|| stuck_body(prod.addr, hold, lead));
         let heads = (dh.join().expect("a probe"), ph.join().expect("a probe"));
-        (heads, (db.join().expect("a probe"), pb.join().expect("a probe")))
+        (heads, (db.join().expect("a probe"), sb.join().expect("a probe"), pb.join().expect("a probe")))
     });
     let ended = |(status, time): (Option<u16>, Option<Duration>)| match (status, time) {
         (Some(code), Some(t)) => format!("answered {code} and closed after {}", secs(t)),
         (None, Some(t)) => format!("closed without an answer after {}", secs(t)),
         (_, None) => format!("still open after {}: the client hung up", secs(hold)),
     };
-    println!("  1. half a head       dev:  {}", ended(dev_head));
-    println!("                       prod: {}", ended(prod_head));
-    println!("  2. GET / behind it   dev:  {} after {}", dev_body.0, precise(dev_body.1));
-    println!("                       prod: {} after {}", prod_body.0, precise(prod_body.1));
+    let (dev_threads, waited_on) =
+        (dev_body.2, |b: (u16, Duration, usize)| format!("{} after {}", b.0, precise(b.1)));
+    println!("  1. half a head       dev:                  {}", ended(dev_head));
+    println!("                       prod:                 {}", ended(prod_head));
+    let threads_held = if dev_threads == 1 {
+        "1 request thread".to_string()
+    } else {
+        format!("{dev_threads} request threads")
+    };
+    println!(
+        "  2. GET / behind it   dev:                  {} ({threads_held} running, the stalled POST's)",
+        waited_on(dev_body)
+    );
+    println!("                       dev, threaded=False:  {}", waited_on(single_body));
+    println!("                       prod:                 {}", waited_on(prod_body));
     println!();
     println!("The dev server (tiny_http) has no timeouts: a connection that never finishes its head");
-    println!("holds a thread and a socket for as long as the client likes. Worse, its one worker reads");
-    println!("a request's body itself, so a body that does not come blocks every other client. The");
-    println!("production server never waits on a socket: a worker takes the bytes that have arrived");
-    println!("and moves on, the connection waits in the poller for more, and the app runs only once");
-    println!("the request is complete; a head or a body that stalls past header_timeout gets a 408.");
+    println!("holds one of tiny_http's threads and a socket for as long as the client likes. A body");
+    println!("that does not come holds the thread that reads it. With a thread per request, Flask's");
+    println!("default, only that thread waits and GET / is answered at once; but every stalled client");
+    println!("costs a thread, and nothing limits how many (Werkzeug's server has no limit either).");
+    println!("With threaded=False, the one thread waits in the read and every other client waits");
+    println!("behind it. The production server never waits on a socket: a worker takes the bytes");
+    println!("that have arrived and moves on, the connection waits in the poller for more, and the");
+    println!("app runs only once the request is complete; a head or a body that stalls past");
+    println!("header_timeout gets a 408.");
     println!();
     verdict(
         prod_head.0 == Some(408) && prod_head.1.is_some_and(|t| t < hold),
@@ -324,32 +389,52 @@ fn main() {
     );
     verdict(
         dev_head.1.is_none(),
-        &format!("dev still held the half head open after {}, answering nothing", secs(hold)),
+        &format!("dev (tiny_http) still held the half head open after {}, answering nothing", secs(hold)),
         &format!("dev: {}", ended(dev_head)),
     );
-    // The dev GET waits for the slow client to give up (hold - lead); prod's does not wait for
-    // it at all. "Less than half of that" leaves room for a busy machine.
+    // A GET that waits for the slow client waits until it gives up (hold - lead); one that does
+    // not wait takes milliseconds. "Less than half of that" leaves room for a busy machine.
     let waited = hold.saturating_sub(lead);
     verdict(
-        dev_body.1 >= waited.mul_f64(0.8) && prod_body.1 < waited / 2 && prod_body.0 == 200,
+        dev_body.0 == 200 && dev_body.1 < waited / 2 && dev_threads >= 1,
         &format!(
-            "behind a stalled body, GET / waited {} on dev (until the slow client gave up, {} after \
-             the GET) and {} on prod, which did not wait for it",
-            precise(dev_body.1),
-            secs(waited),
-            precise(prod_body.1),
+            "dev answered GET / after {} while the stalled POST held a request thread of its own \
+             ({threads_held} running as the GET was sent)",
+            precise(dev_body.1)
         ),
-        &format!("GET / took {} on dev, {} on prod", precise(dev_body.1), precise(prod_body.1)),
+        &format!("dev: GET / took {} with {dev_threads} request threads running", precise(dev_body.1)),
+    );
+    verdict(
+        single_body.1 >= waited.mul_f64(0.8),
+        &format!(
+            "with threaded=False, GET / waited {} (until the slow client gave up, {} after the GET): \
+             the one thread was reading the stalled body",
+            precise(single_body.1),
+            secs(waited)
+        ),
+        &format!("threaded=False: GET / took {}", precise(single_body.1)),
+    );
+    verdict(
+        prod_body.0 == 200 && prod_body.1 < waited / 2,
+        &format!("prod answered GET / after {}: no worker waited for the stalled body", precise(prod_body.1)),
+        &format!("prod: GET / took {}", precise(prod_body.1)),
     );
 
-    // The worker answered the stalled POST before the GET behind it, so its line is logged.
     // tiny_http ends a body quietly when the client hangs up; the dev server checks the length
-    // itself, so the app is not called with 3 of the declared bytes.
-    let truncated_refused = dev_log
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .any(|l| l.contains("\"POST / HTTP/1.1\" 400"));
+    // itself, so the app is not called with 3 of the declared bytes. The POST's thread logs
+    // that 400 as the slow client leaves, so the lesson waits a moment for the line.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let truncated_refused = loop {
+        let logged = dev_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|l| l.contains("\"POST / HTTP/1.1\" 400"));
+        if logged || Instant::now() > deadline {
+            break logged;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     verdict(
         truncated_refused,
         &format!(
@@ -359,6 +444,11 @@ fn main() {
         "dev passed the truncated POST to the app",
     );
 
+    if let Some(python) = python_side::enabled() {
+        werkzeug::beside_werkzeug(&python, &get(dev.addr, "/").body, hold);
+    }
+
+    (single.stop)();
     (dev.stop)();
     (prod.stop)();
     heading("The dev server's log (werkzeug's format, captured with log_to)");

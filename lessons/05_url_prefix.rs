@@ -4,12 +4,14 @@
 //! serves a small app that prints what it sees, asks a real server for paths inside and outside
 //! the prefix, shows how the prefix is normalised, how `request_uri` and `application_uri` put
 //! it back into URLs, and why a reverse proxy needs it: several apps behind one host, each
-//! under its own prefix.
+//! under its own prefix. With the Python environment (`--no-python` to leave it out), the
+//! tutorial's own program on waitress gets the same paths, to show where waitress differs.
 //!
 //! Run it with `cargo run --release --bin lesson-05-url-prefix`; the page is
 //! `lessons/05_url_prefix.md`.
 
 mod common;
+mod python_side;
 
 use common::{OrExit, body, get, heading, status};
 use std::io::{self, Read, Write};
@@ -148,6 +150,9 @@ fn main() {
     println!("PATH_INFO=/hi, so a route /hi answers at a URL outside the prefix and builds links to");
     println!("/my-app/hi: one page, two URLs. wsgi-lab refuses instead, so a proxy that forgot to keep");
     println!("the prefix shows up at once as a 404 that names it.");
+    if let Some(python) = python_side::enabled() {
+        all_ok &= beside_waitress(&python, server.addr());
+    }
 
     heading("2. The prefix is normalised once, when the server is configured");
     println!("{:<12} normalised", "url_prefix");
@@ -229,6 +234,39 @@ fn main() {
     drop((blog, shop, wiki));
 
     println!("\nServers stopped.{}", if all_ok { "" } else { " Some claims were NOT AS PREDICTED." });
+}
+
+/// The tutorial's own program on waitress (`examples/python/url_prefix.py`: Flask, one route
+/// `/hi`, `url_prefix="/my-app"`) asked the same paths as wsgi-lab's server: the statuses side by
+/// side, and the difference on a line of its own.
+fn beside_waitress(python: &python_side::Python, ours: SocketAddr) -> bool {
+    heading("1b. The same paths to waitress itself (the real Python)");
+    let waitress =
+        python_side::PythonServer::start(python, &["url_prefix.py"]).or_exit("cannot start url_prefix.py");
+    println!(
+        "examples/python/url_prefix.py: Flask's route /hi, served by waitress with url_prefix=\"{PREFIX}\""
+    );
+    println!("at http://{}; wsgi-lab's column is the server of the table above.\n", waitress.addr());
+    println!("{:<17} {:>8} {:>9}", "request", "waitress", "wsgi-lab");
+    let mut hi = (0, 0);
+    for target in ["/my-app/hi", "/hi", "/my-application", "/"] {
+        let (theirs, mine) = (status(&get(waitress.addr(), target)), status(&get(ours, target)));
+        println!("{target:<17} {theirs:>8} {mine:>9}");
+        if target == "/hi" {
+            hi = (theirs, mine);
+        }
+    }
+    println!(
+        "\ndifference: /hi: waitress {}, the app called with SCRIPT_NAME={PREFIX} PATH_INFO=/hi and its \
+         route answered; wsgi-lab {}, refused before the app (SPEC.md §5)",
+        hi.0, hi.1
+    );
+    println!("(waitress's 404s above are Flask's: the app was called and had no such route.)");
+    verdict(
+        hi == (200, 404),
+        "waitress passed /hi, outside its url_prefix, to the app (measured 200); wsgi-lab answered 404",
+        &format!("waitress answered {}, wsgi-lab {}", hi.0, hi.1),
+    )
 }
 
 /// One rule of the proxy: requests whose path is at or below `prefix` go to `backend`.

@@ -78,6 +78,10 @@ fn main() {
     println!("on I/O (a database, a disk, another service). Two per core keep the core busy: while one");
     println!("waits, the other computes; the + 1 covers the moments when all of them wait at once.");
     println!("It is a place to start measuring, not a law. The two sweeps below show why.");
+    println!();
+    println!("wsgi-lab's pool keeps the rule as its default number of threads (the project's brief asks");
+    println!("for it, and `serve --help` says so). waitress's default is 4 threads, whatever the cores:");
+    println!("`serve(app)` is `serve(app, threads=4)`.");
 
     // ---------------------------------------------------------------- blocking work
     let sleep_ms: u64 = if quick { 20 } else { 40 };

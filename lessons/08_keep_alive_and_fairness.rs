@@ -8,20 +8,26 @@
 mod common;
 
 use common::OrExit;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use wsgi_lab::environ::ServerEnviron;
+use wsgi_lab::handler::Handler;
+use wsgi_lab::http::{Limits, RequestParser, Step};
 use wsgi_lab::lab::bench::{self, BenchConfig, BenchReport, Stop};
-use wsgi_lab::{Engine, Mode, Options, apps::hello};
+use wsgi_lab::proxy::ProxyPolicy;
+use wsgi_lab::{Engine, Log, Mode, Options, UrlPrefix, apps::hello};
 
 /// Workers in both servers: the same K, so only the design differs.
 const WORKERS: usize = 5;
 
 /// The deliberately naive server: K threads, each accepts a connection and serves it until the
 /// client closes it, then accepts the next. The pool of many tutorials, and of early servers.
+/// Each request is answered as wsgi-lab's pool answers it (the same parser, the same handler,
+/// the same app), so the only difference between the two servers is who owns a connection.
 struct NaiveServer {
     addr: SocketAddr,
     /// Set before the wake-up connections, so a worker that accepts one knows to leave.
@@ -29,22 +35,54 @@ struct NaiveServer {
     workers: Vec<JoinHandle<()>>,
 }
 
+/// What the naive workers share to answer a request: what `Handler` borrows (the server-level
+/// environ, the mount point, the proxy policy and the log), as wsgi-lab's `Serving` holds it.
+struct Serving {
+    environ: ServerEnviron,
+    prefix: UrlPrefix,
+    proxy: ProxyPolicy,
+    log: Log,
+}
+
+impl Serving {
+    fn new(addr: SocketAddr) -> Serving {
+        Serving {
+            environ: ServerEnviron::new(addr, true),
+            prefix: UrlPrefix::default(),
+            proxy: ProxyPolicy::new(None, &[]).expect("no proxy trusted"),
+            log: Log::new(&Options { quiet: true, ..Options::default() }),
+        }
+    }
+
+    /// The handler for the lesson's app: the pool's `hello`, called through `call_app`.
+    fn handler(&self) -> Handler<'_> {
+        Handler {
+            app: &hello,
+            environ: &self.environ,
+            prefix: &self.prefix,
+            proxy: &self.proxy,
+            log: &self.log,
+        }
+    }
+}
+
 impl NaiveServer {
     fn start(workers: usize) -> NaiveServer {
         let listener = Arc::new(TcpListener::bind("127.0.0.1:0").or_exit("cannot bind 127.0.0.1:0"));
         let addr = listener.local_addr().unwrap();
+        let serving = Arc::new(Serving::new(addr));
         let stopping = Arc::new(AtomicBool::new(false));
         let workers = (0..workers)
             .map(|_| {
-                let (listener, stopping) = (listener.clone(), stopping.clone());
+                let (listener, serving, stopping) = (listener.clone(), serving.clone(), stopping.clone());
                 std::thread::spawn(move || {
-                    while let Ok((stream, _)) = listener.accept() {
+                    while let Ok((stream, peer)) = listener.accept() {
                         if stopping.load(Ordering::SeqCst) {
                             break;
                         }
                         // The whole flaw is this call: the worker belongs to this connection
                         // until the client closes it, busy or idle.
-                        serve_connection(stream);
+                        serve_connection(&serving, stream, peer);
                     }
                 })
             })
@@ -64,25 +102,25 @@ impl NaiveServer {
     }
 }
 
-/// One keep-alive connection: read a request head, answer it, read the next... until EOF.
-/// GET only (no request bodies), which is all the bench sends.
-fn serve_connection(stream: TcpStream) {
-    let mut reader = BufReader::new(&stream);
-    let mut line = String::new();
+/// One keep-alive connection: parse a request with the crate's `RequestParser`, answer it with
+/// the crate's `Handler` (environ, app, response, as the pool's workers do), read the next...
+/// until the client closes. GET only (no request bodies), which is all the bench sends.
+fn serve_connection(serving: &Serving, mut stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true); // as the pool's connections
+    let mut parser = RequestParser::new(Limits::default());
     loop {
-        // Blocks while the client thinks between two requests: the worker waits with it.
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
+        match parser.step() {
+            Ok(Step::Ready(request)) => match serving.handler().handle(request, peer, true, &mut stream) {
+                Ok(written) if written.keep_alive => {}
+                _ => return,
+            },
+            // Blocks while the client thinks between two requests: the worker waits with it.
+            Ok(Step::NeedMore) => match parser.read_from(&mut stream) {
                 Ok(0) | Err(_) => return,
-                Ok(_) if line == "\r\n" || line == "\n" => break,
                 Ok(_) => {}
-            }
-        }
-        let answer =
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
-        if (&stream).write_all(answer).is_err() {
-            return;
+            },
+            // A body, or a request the parser refuses: not this lesson's traffic.
+            Ok(Step::SendContinue) | Err(_) => return,
         }
     }
 }
@@ -105,7 +143,9 @@ fn main() {
         println!("(quick mode: shorter benches, {} connections)", plan.connections);
     }
     println!(
-        "Two servers with the same K = {WORKERS} workers answer \"Hello, World!\" over keep-alive.\n\
+        "Two servers with the same K = {WORKERS} workers serve the same app (hello) over keep-alive, and\n\
+         do the same work per request: the crate's RequestParser reads it, its Handler builds the\n\
+         environ and calls the app (call_app). Only who owns a connection differs:\n\
          - naive: each worker accepts one connection and serves it until the client closes it\n\
          - wsgi-lab (handoff engine): waitress's design, a poller parks idle connections and workers take turns"
     );
@@ -158,6 +198,12 @@ fn main() {
     println!("wsgi-lab fairness: {}", fairness_line(&pool_report));
     println!("naive total: {:.1} requests/s", naive_report.requests_per_sec);
     println!("wsgi-lab total: {:.1} requests/s", pool_report.requests_per_sec);
+    println!(
+        "(The requests/s vary from run to run, with the machine and whatever else it runs. What stays\n\
+         is the shape: {} of {c} starved by the naive server, none by the pool, and a ratio of the\n\
+         two totals near 1, since both do the same work per request.)",
+        c - k
+    );
 
     let (naive_f, pool_f) = (&naive_report.fairness, &pool_report.fairness);
     let served = naive_report.connections - naive_f.starved;

@@ -1,11 +1,16 @@
 //! Lesson 9: hardening. The same hostile bytes sent to the dev server (`DevServer`, on tiny_http)
 //! and to the production server (wsgi-lab's pool): a half-sent head, a body that never arrives,
 //! two request-smuggling probes and a huge declared body. Each probe prints what each server
-//! answered, what reached the app, and a verdict. See `lessons/09_hardening.md`.
+//! answered, what reached the app, and a verdict. Part 6, with the Python environment
+//! (`--no-python` leaves it out), sends the same probes to the real Werkzeug, so that each
+//! weakness is put on the server that has it. See `lessons/09_hardening.md`.
 //!
 //! `cargo run --release --bin lesson-09-hardening` (add `--quick` for shorter waits).
 
 mod common;
+mod python_side;
+#[path = "09_hardening/werkzeug.rs"]
+mod werkzeug;
 
 use common::OrExit;
 use std::io::{Read, Write};
@@ -26,6 +31,9 @@ const MAX_BODY: u64 = 1024 * 1024;
 /// The request a smuggler hides in a body: if it reaches the app, the app sees a request that
 /// whatever stood in front of the server (a proxy, a firewall, a log) never saw.
 const HIDDEN: &str = "GET /smuggled HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+/// Probe 5: 10 TB declared, none of it sent.
+const HUGE: &str = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000000\r\n\r\n";
 
 /// The list of requests that reached an app, as `METHOD PATH`.
 type Seen = Arc<Mutex<Vec<String>>>;
@@ -189,6 +197,9 @@ fn main() {
     duplicate_length(&production, &dev, &prod_seen, &dev_seen, patience);
     length_and_chunked(&production, &dev, &prod_seen, &dev_seen, patience);
     huge_length(&production, &prod_seen);
+    if let Some(python) = python_side::enabled() {
+        werkzeug::under_the_same_probes(&python, &production, patience);
+    }
 
     dev.stop();
     production.stop().or_exit("the server did not stop cleanly");
@@ -229,8 +240,10 @@ fn slow_body(production: &Running, dev: &Dev, prod_seen: &Seen, dev_seen: &Seen,
     println!("One client declares a 100,000-byte body and sends 3 bytes; then another client asks for /.");
     println!(
         "Prediction: production parks the upload (no worker waits for it), answers the visitor at\n\
-         once and cuts the upload off with 408; the dev server's one worker blocks reading the\n\
-         body, so the visitor waits as long as the uploader pleases."
+         once and cuts the upload off with 408. The dev server, threaded as Werkzeug's is, also\n\
+         answers the visitor (on a thread of its own), but tiny_http has no timeout: the stalled\n\
+         upload keeps its thread and its connection for as long as the uploader pleases, and each\n\
+         such client takes one more thread, without a limit."
     );
     for (name, addr, seen) in [("production", production.addr(), prod_seen), ("dev", dev.addr, dev_seen)] {
         let mut uploader = TcpStream::connect(addr).expect("connect");
@@ -244,7 +257,7 @@ fn slow_body(production: &Running, dev: &Dev, prod_seen: &Seen, dev_seen: &Seen,
         let in_time = visit.recv_timeout(patience);
         let started = Instant::now();
         let upload_outcome = read_until_close(&mut uploader, started, patience);
-        drop(uploader); // now the dev server's worker gets EOF and moves on
+        drop(uploader); // now the dev server's thread for it gets EOF and moves on
         let late = in_time.is_err().then(|| visit.recv_timeout(Duration::from_secs(10)));
         let _ = visitor.join();
         match (&in_time, &late) {
@@ -271,9 +284,12 @@ fn slow_body(production: &Running, dev: &Dev, prod_seen: &Seen, dev_seen: &Seen,
             );
         } else {
             common::check(
-                in_time.is_err(),
+                in_time.as_ref().is_ok_and(|(status, _)| *status == 200)
+                    && !upload_outcome.closed
+                    && upload_outcome.first_status() == 0,
                 &format!(
-                    "dev: the visitor waited behind the stalled upload (nothing within {})",
+                    "dev: the visitor was served on another thread, and the stalled upload still holds \
+                     its own, unanswered and open after {}",
                     common::secs(patience)
                 ),
             );
@@ -283,10 +299,7 @@ fn slow_body(production: &Running, dev: &Dev, prod_seen: &Seen, dev_seen: &Seen,
 
 fn duplicate_length(production: &Running, dev: &Dev, prod_seen: &Seen, dev_seen: &Seen, patience: Duration) {
     common::heading("3. Smuggling: Content-Length twice");
-    let request = format!(
-        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: {}\r\n\r\nhello{HIDDEN}",
-        5 + HIDDEN.len()
-    );
+    let request = twice_length();
     println!("{}", show(&request));
     println!(
         "A proxy that believes the last length sees one POST; a server that believes the first\n\
@@ -308,10 +321,7 @@ fn length_and_chunked(
     patience: Duration,
 ) {
     common::heading("4. Smuggling: Content-Length and Transfer-Encoding together");
-    let request = format!(
-        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nTransfer-Encoding: chunked\r\n\r\n{HIDDEN}",
-        HIDDEN.len()
-    );
+    let request = length_with_chunked();
     println!("{}", show(&request));
     println!(
         "By the length, the body is the text of GET /smuggled: one request, harmless to a proxy\n\
@@ -333,6 +343,22 @@ fn length_and_chunked(
         patience,
         "Content-Length with chunked",
     );
+}
+
+/// Probe 3: `Content-Length` twice, 5 then the length of `hello` + [`HIDDEN`].
+fn twice_length() -> String {
+    format!(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: {}\r\n\r\nhello{HIDDEN}",
+        5 + HIDDEN.len()
+    )
+}
+
+/// Probe 4: `Content-Length` and `Transfer-Encoding: chunked`, with [`HIDDEN`] as the body.
+fn length_with_chunked() -> String {
+    format!(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nTransfer-Encoding: chunked\r\n\r\n{HIDDEN}",
+        HIDDEN.len()
+    )
 }
 
 /// Sends `request` to both servers and prints and judges what came back and what reached the app.
@@ -369,7 +395,7 @@ fn compare_smuggling(
 
 fn huge_length(production: &Running, prod_seen: &Seen) {
     common::heading("5. A huge declared body");
-    let request = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000000\r\n\r\n";
+    let request = HUGE;
     println!("{}", show(request));
     println!("(10 TB declared, none of it sent.)");
     println!(

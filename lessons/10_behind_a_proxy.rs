@@ -13,7 +13,9 @@ mod reverse_proxy;
 
 use reverse_proxy::{MiniProxy, Nginx, Proxy, find_nginx};
 use serde_json::Value;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::time::Duration;
 use wsgi_lab::{Mode, Options, Server, apps::echo};
 
 /// The address a client of the lesson claims to be, in `X-Forwarded-For` (a documentation
@@ -27,13 +29,22 @@ fn main() {
     behind_a_proxy();
 }
 
-/// Binds 127.0.0.1 and 0.0.0.0 and shows what each server reports; returns the ports bound.
+/// The second loopback address: Linux routes all of 127.0.0.0/8 to the loopback interface, so
+/// 127.0.0.2 is an address of this machine other than 127.0.0.1. It stands in for a network
+/// address (a LAN card's), which the lesson never connects to.
+const OTHER_LOOPBACK: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
+/// Binds 127.0.0.1 and 0.0.0.0, shows what each server reports, and which of this machine's
+/// addresses each one answers on; returns the ports bound.
 fn binding() -> Vec<u16> {
     common::heading("1. Which address to bind");
     println!(
         "A server listens on one address of the machine. 127.0.0.1 is loopback: only programs on\n\
          this machine can connect. 0.0.0.0 means every interface: other machines can connect too,\n\
-         through this machine's network addresses (0.0.0.0 itself is not an address to browse to)."
+         through this machine's network addresses (0.0.0.0 itself is not an address to browse to).\n\
+         To show it without leaving the machine, the lesson asks each server at two addresses:\n\
+         127.0.0.1, and 127.0.0.2, another address of this machine (Linux routes all of\n\
+         127.0.0.0/8 to loopback), standing in for a network address."
     );
     let mut reported = Vec::new();
     for host in ["127.0.0.1", "0.0.0.0"] {
@@ -43,26 +54,67 @@ fn binding() -> Vec<u16> {
         let addr = server.server_address();
         println!("host {host:<10} → the server reports {addr}   ({})", server.startup_line());
         let running = server.spawn();
-        // Loopback reaches both: 0.0.0.0 includes the loopback interface. (The lesson sends
-        // nothing anywhere else.)
-        let answer = common::get(SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port())), "/");
-        println!("  a request to 127.0.0.1:{} is answered {}", addr.port(), common::status(&answer));
+        let answers: Vec<Result<u16, String>> = [Ipv4Addr::LOCALHOST, OTHER_LOOPBACK]
+            .into_iter()
+            .map(|ip| {
+                let at = SocketAddr::from((ip, addr.port()));
+                let answer = get_on_loopback(at);
+                match &answer {
+                    Ok(status) => println!("  GET / at {at} → answered {status}"),
+                    Err(error) => println!("  GET / at {at} → {error}"),
+                }
+                answer
+            })
+            .collect();
         running.stop().or_exit("the server did not stop cleanly");
-        reported.push((addr, common::status(&answer)));
+        reported.push((addr, answers));
     }
     println!(
-        "Behind a reverse proxy, bind 127.0.0.1: the proxy is on the same machine, and nobody\n\
+        "Bound to 127.0.0.1, the server listens on that one address: a connection to any other\n\
+         address of the machine is refused, as one from the network would be. Bound to 0.0.0.0,\n\
+         it answers on every address the machine has, its network addresses too.\n\
+         Behind a reverse proxy, bind 127.0.0.1: the proxy is on the same machine, and nobody\n\
          else can bypass it. Bind 0.0.0.0 only when clients must reach the app server directly."
     );
+    let (local, local_answers) = &reported[0];
     common::check(
-        reported[0].0.ip() == IpAddr::from(Ipv4Addr::LOCALHOST) && reported[0].1 == 200,
-        &format!("127.0.0.1: reports {}, loopback only, answered 200 on loopback", reported[0].0),
+        local.ip() == IpAddr::from(Ipv4Addr::LOCALHOST)
+            && local_answers[0] == Ok(200)
+            && local_answers[1].as_ref().is_err_and(|e| e.starts_with("connection refused")),
+        &format!(
+            "127.0.0.1: reports {local}, answered 200 at 127.0.0.1 and refused the connection at \
+             {OTHER_LOOPBACK}: one address only"
+        ),
     );
+    let (every, every_answers) = &reported[1];
     common::check(
-        reported[1].0.ip().is_unspecified() && reported[1].1 == 200,
-        &format!("0.0.0.0: reports {}, every interface, answered 200 on loopback too", reported[1].0),
+        every.ip().is_unspecified() && every_answers.iter().all(|a| *a == Ok(200)),
+        &format!(
+            "0.0.0.0: reports {every}, answered 200 at 127.0.0.1 and at {OTHER_LOOPBACK}: every address"
+        ),
     );
     reported.iter().map(|(addr, _)| addr.port()).collect()
+}
+
+/// `GET /` at `addr`, a loopback address: the status, or why there was none, in words.
+fn get_on_loopback(addr: SocketAddr) -> Result<u16, String> {
+    // The lesson shows binding without a network: it never connects off this machine.
+    assert!(addr.ip().is_loopback(), "the lesson connects to loopback addresses only, not {addr}");
+    let mut stream = match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        Ok(stream) => stream,
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+            return Err(format!("connection refused (nothing listens on {addr})"));
+        }
+        Err(e) => return Err(format!("no connection: {e}")),
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut answer = Vec::new();
+    stream
+        .write_all(request.as_bytes())
+        .and_then(|()| stream.read_to_end(&mut answer))
+        .map_err(|e| format!("no answer: {e}"))?;
+    Ok(common::status(&String::from_utf8_lossy(&answer)))
 }
 
 fn user(ports: &[u16]) {

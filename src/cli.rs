@@ -3,11 +3,13 @@
 //! running.
 
 mod lab;
+mod python;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wsgi_lab::apps;
 use wsgi_lab::lab::bench::Target;
@@ -23,6 +25,11 @@ pub struct Cli {
     /// No progress bars (they only ever show on a terminal).
     #[arg(long, global = true)]
     no_progress: bool,
+    /// The python of an environment with waitress, Flask and gunicorn, for the commands that
+    /// run the real Python servers [default: $WSGI_LAB_PYTHON, else the one `wsgi-lab python
+    /// setup` made in target/python].
+    #[arg(long, global = true, value_name = "PATH")]
+    python: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -33,6 +40,8 @@ enum Command {
     Bench(lab::BenchArgs),
     /// Run the same load against several thread counts and engines, side by side.
     Compare(lab::CompareArgs),
+    /// The real Python servers beside the twins: `python setup` installs them (pinned).
+    Python(python::PythonArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,11 +51,13 @@ enum Color {
     Never,
 }
 
-/// What every command needs to know about the terminal.
+/// What every command needs to know about the terminal, and where Python is.
 #[derive(Clone, Copy, Debug)]
-struct Output {
+struct Output<'a> {
     color: bool,
     progress: bool,
+    /// `--python`, for `Python::find` (which falls back to $WSGI_LAB_PYTHON, then target/python).
+    python: Option<&'a Path>,
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -72,11 +83,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Color::Auto => !no_color_env && std::io::stdout().is_terminal(),
     };
     colored::control::set_override(color);
-    let output = Output { color, progress: !cli.no_progress };
+    let output = Output { color, progress: !cli.no_progress, python: cli.python.as_deref() };
     let result = match cli.command {
         Command::Serve(args) => serve::serve(args),
         Command::Bench(args) => lab::bench(args, output),
         Command::Compare(args) => lab::compare(args, output),
+        Command::Python(args) => python::python(args, output),
     };
     let (code, message) = match result {
         Ok(()) => return 0,

@@ -14,23 +14,32 @@
 //! What it does for you:
 //!
 //! - **The same environ** as the production server: the request head is converted to our
-//!   [`Head`](crate::http::Head) and the environ built by [`Environ::from_request`], so the app
-//!   sees the same keys and the same decoding (`wsgi.multithread` is false).
-//! - **The contract validator, always**: the app is wrapped in a
-//!   [`Validator`] and a broken rule is a 500 whose body lists
-//!   what is wrong and what to do instead.
+//!   [`Head`](crate::http::Head) and the environ built by
+//!   [`Environ::from_request`](crate::Environ::from_request), so the app
+//!   sees the same keys and the same decoding (`wsgi.multithread` is true when threaded).
+//! - **A thread per request**, by default, as Flask's `app.run` (Werkzeug's `threaded=True`,
+//!   the default since Flask 1.0): a slow request does not hold up the others. There is no
+//!   upper bound, as there is none on Werkzeug's: a hundred stalled clients hold a hundred
+//!   threads. Requests pipelined on one connection are answered one after another, in order
+//!   (`src/dev/threads.rs` says how). [`DevServer::threaded`]`(false)` (`serve --dev
+//!   --without-threads`, Flask's `flask run --without-threads`) answers every request on the
+//!   thread that called [`DevServer::serve_forever`], one at a time, so a slow one shows.
+//! - **wsgi-lab's contract validator, always**: the app is wrapped in a [`Validator`] (our
+//!   twin of `wsgiref.validate`; Werkzeug's dev server has no validator) and a broken rule is a
+//!   500 whose body lists what is wrong and what to do instead.
 //! - **A debug page**: with `debug` on, a panic in the app is a 500 HTML page with the panic
-//!   message, the request and the environ. With `debug` off, the client gets a plain 500 that
-//!   never shows the panic text; the message goes to the log.
-//! - **One worker thread**: tiny_http reads requests on threads of its own, but the app runs
-//!   on the one thread that called [`DevServer::serve_forever`], one request at a time. Flask's
-//!   dev server runs a thread per request; one worker makes the cost of a slow request visible.
+//!   message, where it happened (`file:line:column`, on a line of its own), the request, its
+//!   headers and the environ, and the backtrace when `RUST_BACKTRACE` asks for one. Long values
+//!   wrap; nothing scrolls sideways. With `debug` off, the client gets a plain 500 that never
+//!   shows the panic text; the message goes to the log. (Werkzeug's debug page also offers an
+//!   interactive console in the browser; this one shows and never runs anything.)
 //! - **An access line per request** on stderr, in werkzeug's format:
 //!   `127.0.0.1 - - [21/Nov/2026 10:24:03] "GET / HTTP/1.1" 200 -`, the status coloured by class
 //!   on a terminal (the number says the same without colour). [`DevServer::log_requests`]
 //!   turns it off.
-//! - **A warning when others can reach it**: bound to anything but loopback (`0.0.0.0`, a LAN
-//!   address), the banner adds a line saying the server is reachable from other machines, as
+//! - **A banner**, as Flask's: the app, debug mode, threaded or not, the validator, a warning
+//!   that this is a development server and not for production, and a second warning when
+//!   others can reach it: bound to anything but loopback (`0.0.0.0`, a LAN address), as
 //!   Flask's does.
 //!
 //! Whatever the app returns is checked before tiny_http sees it (status, headers, ASCII-only
@@ -41,7 +50,8 @@
 //! From the command line (`wsgi-lab serve --dev`): `--url-prefix` works, because the prefix is
 //! an app wrapper ([`Mount`](crate::Mount)), not server code: `/x/...` gets `SCRIPT_NAME=/x`,
 //! any other path the prefix's 404. `--trusted-proxy` works too ([`DevServer::trust_proxy`]),
-//! and so does `--quiet`. The production server's timeouts and limits (`--threads`,
+//! and so does `--quiet`; `--without-threads` is [`DevServer::threaded`]`(false)`. The
+//! production server's pool, timeouts and limits (`--threads`, `--single`, `--engine`,
 //! `--header-timeout`, `--idle-timeout`, `--max-body`, `--max-header`, `--connection-limit`,
 //! `--backlog`) and `--watch` are refused with `--dev` rather than ignored: tiny_http has none
 //! of them.
@@ -84,10 +94,12 @@
 //!   never drops a request declaring more than [`MAX_BODY`]: it forgets it unanswered, which
 //!   costs one tiny_http thread and one socket until the process ends.
 //! - **No timeouts**: a client that sends half a request head, or declares a body and does
-//!   not send it, holds its connection forever; while the one worker waits for a body, every
-//!   other client waits too (the production server closes it after `header_timeout`). Bodies
-//!   up to 1 KiB tiny_http reads on its own threads before the worker sees the request, so it
-//!   takes a larger stalled body to block the worker (lessons 4 and 9 show it). A client that
+//!   not send it, holds its connection forever (the production server closes it after
+//!   `header_timeout`): a thread of tiny_http's, and for a stalled body the request's own
+//!   thread too, which waits in the read. Threaded, that costs threads, without limit; with
+//!   `threaded(false)`, the one thread waits and every other client waits behind it. Bodies up
+//!   to 1 KiB tiny_http reads on its own threads before the dev server sees the request, so it
+//!   takes a larger stalled body to hold a request thread (lesson 4 shows both modes). A client that
 //!   hangs up in the middle of its body *(pinned)* ends it early without an error in tiny_http;
 //!   the dev server compares the bytes with `Content-Length` and answers 400 instead.
 //! - **Versions and line ends**: `HTTP/0.9` requests are passed on *(pinned: the dev server
@@ -108,36 +120,43 @@
 //! releases, and its request headers cannot be listed, which the environ needs. So the dev
 //! server stays on tiny_http 0.12 and stays a development server.
 //!
-//! Ctrl+C ends the process, as it ends Flask's dev server; tests stop it with a
-//! [`DevShutdown`] handle instead.
+//! **Ctrl+C** ends the process at once, as it ends Werkzeug's dev server (whose request
+//! threads are daemon threads): a request being answered is cut off, and its client sees the
+//! connection close without a response. The dev server installs no Ctrl+C handler; the
+//! production server's graceful shutdown is one of the things it does not have. Tests and
+//! lessons stop it with a [`DevShutdown`] handle instead, which lets the requests in flight
+//! finish (for up to [`DRAIN`]).
 
+mod banner;
+mod handler;
 mod request;
 mod response;
+mod threads;
 
+pub use handler::access_line;
 pub use request::MAX_BODY;
 pub use response::{debug_page, escape};
 
 use crate::environ::ServerEnviron;
 use crate::proxy::ProxyPolicy;
 use crate::validate::Validator;
-use crate::{App, Environ, Error};
-use colored::Colorize;
-use response::{Answer, Failure};
+use crate::{App, Error};
+use handler::Handler;
 use std::io::{self, IsTerminal};
-use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use threads::RequestThreads;
 
-/// What the banner calls the app.
-const APP_NAME: &str = "wsgi-lab dev server";
-
-/// Where the server's lines go: stderr unless [`DevServer::log_to`] says otherwise.
-type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
+/// How long [`DevServer::serve_forever`] waits, after a [`DevShutdown`], for the requests
+/// being answered on their own threads. A request still running then (a client stalled in
+/// its body, say) is left to finish on its thread, or to end with the process.
+pub const DRAIN: Duration = Duration::from_secs(5);
 
 /// Serves `app` on the development server until the process ends, as Flask's
-/// `app.run(host, port, debug)`. `""` as host means `127.0.0.1` (Flask's default), not every
-/// interface; pass `"0.0.0.0"` for that.
+/// `app.run(host, port, debug)`: a thread per request. `""` as host means `127.0.0.1` (Flask's
+/// default), not every interface; pass `"0.0.0.0"` for that.
 ///
 /// ```no_run
 /// use wsgi_lab::{apps::hello, run_dev};
@@ -166,22 +185,16 @@ pub struct DevServer {
     /// Shared with every [`DevShutdown`], which calls its `unblock`.
     server: Arc<tiny_http::Server>,
     addr: SocketAddr,
-    app: Validator<Arc<dyn App>>,
-    environ: ServerEnviron,
-    debug: bool,
-    /// Which `X-Forwarded-*` headers to believe; by default none, and they are removed, as the
-    /// production server removes them.
-    proxy: ProxyPolicy,
-    log: LogSink,
-    /// Whether an access line is written per request (error lines always are).
-    log_requests: bool,
-    color: bool,
+    /// What each request needs; the builder methods change it until serving starts.
+    handler: Handler,
+    /// A thread per request (the default), or every request on the serving thread.
+    threaded: bool,
     /// Set before `unblock`, so the serving loop knows the wake-up means "stop".
     stopping: Arc<AtomicBool>,
 }
 
-/// Stops a [`DevServer`]'s `serve_forever` from another thread. The request being answered
-/// is finished first.
+/// Stops a [`DevServer`]'s `serve_forever` from another thread. The requests being answered
+/// finish first (for up to [`DRAIN`]).
 ///
 /// ```
 /// use wsgi_lab::{apps::hello, DevServer};
@@ -231,18 +244,39 @@ impl DevServer {
         let addr = listener.local_addr()?;
         let server = tiny_http::Server::from_listener(listener, None).map_err(io::Error::other)?;
         let app: Arc<dyn App> = Arc::new(app);
-        Ok(DevServer {
-            server: Arc::new(server),
-            addr,
-            app: Validator::new(app),
-            environ: ServerEnviron::new(addr, false),
+        let handler = Handler {
+            app: Arc::new(Validator::new(app)),
+            environ: ServerEnviron::new(addr, true),
             debug,
             proxy: ProxyPolicy::default(),
             log: Arc::new(|line| eprintln!("{line}")),
             log_requests: true,
             color: io::stderr().is_terminal() && colored::control::SHOULD_COLORIZE.should_colorize(),
+        };
+        Ok(DevServer {
+            server: Arc::new(server),
+            addr,
+            handler,
+            threaded: true,
             stopping: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// A thread per request (`true`, the default, as Flask's `app.run`: Werkzeug's
+    /// `threaded=True`), or every request answered on the thread that calls
+    /// [`DevServer::serve_forever`], one at a time (`false`: Werkzeug's `threaded=False`,
+    /// `serve --dev --without-threads`). Threaded, nothing limits the number of threads, as
+    /// nothing limits Werkzeug's; the app sees `wsgi.multithread` true.
+    ///
+    /// ```
+    /// use wsgi_lab::{apps::hello, DevServer};
+    /// let one_at_a_time = DevServer::bind(hello, "127.0.0.1", 0, false)?.threaded(false);
+    /// # Ok::<(), wsgi_lab::Error>(())
+    /// ```
+    pub fn threaded(mut self, on: bool) -> Self {
+        self.threaded = on;
+        self.handler.environ = ServerEnviron::new(self.addr, on);
+        self
     }
 
     /// Sends the access lines and error lines to `sink` instead of stderr, without colour (a
@@ -258,8 +292,8 @@ impl DevServer {
     /// # Ok::<(), wsgi_lab::Error>(())
     /// ```
     pub fn log_to(mut self, sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        self.log = Arc::new(sink);
-        self.color = false;
+        self.handler.log = Arc::new(sink);
+        self.handler.color = false;
         self
     }
 
@@ -272,7 +306,7 @@ impl DevServer {
     /// # Ok::<(), wsgi_lab::Error>(())
     /// ```
     pub fn log_requests(mut self, on: bool) -> Self {
-        self.log_requests = on;
+        self.handler.log_requests = on;
         self
     }
 
@@ -287,7 +321,7 @@ impl DevServer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn trust_proxy(mut self, policy: ProxyPolicy) -> Self {
-        self.proxy = policy;
+        self.handler.proxy = policy;
         self
     }
 
@@ -296,141 +330,45 @@ impl DevServer {
         self.addr
     }
 
+    /// Whether each request gets a thread of its own (see [`DevServer::threaded`]).
+    pub fn is_threaded(&self) -> bool {
+        self.threaded
+    }
+
     /// A handle that stops [`DevServer::serve_forever`] from another thread.
     pub fn shutdown_handle(&self) -> DevShutdown {
         DevShutdown { server: self.server.clone(), stopping: self.stopping.clone() }
     }
 
-    /// The lines printed when the server starts, as Flask prints them: with a second warning
-    /// when the server is bound to anything but loopback, so other machines can reach it.
-    ///
-    /// ```
-    /// use wsgi_lab::{apps::hello, DevServer};
-    /// let server = DevServer::bind(hello, "127.0.0.1", 0, true)?;
-    /// let banner = server.banner();
-    /// assert!(banner.contains(" * Debug mode: on"));
-    /// assert!(banner.contains(&format!(" * Running on http://{}", server.server_address())));
-    /// assert!(!banner.contains("reachable from other machines"));
-    /// # Ok::<(), wsgi_lab::Error>(())
-    /// ```
-    pub fn banner(&self) -> String {
-        let mut warnings = vec![
-            "WARNING: this is a development server: one worker, no timeouts, lenient HTTP parsing. \
-             Do not use it in production; serve the app with a production server instead \
-             (wsgi_lab::serve, waitress's twin)."
-                .to_string(),
-        ];
-        if !self.addr.ip().is_loopback() {
-            // As Flask warns: 127.0.0.1 is this machine only; any other address is not.
-            let debug = if self.debug { ", debug on (a panic shows the request and environ)" } else { "" };
-            warnings.push(format!(
-                "WARNING: the dev server is reachable from other machines at {}{debug}; it is not for \
-                 production (tiny_http accepts malformed requests: see the wsgi_lab::dev docs, src/dev.rs)",
-                self.addr
-            ));
-        }
-        let paint = |w: String| if self.color { w.red().bold().to_string() } else { w };
-        let warning = warnings.into_iter().map(paint).collect::<Vec<_>>().join("\n");
-        let running = if self.addr.ip().is_unspecified() {
-            let local = SocketAddr::from(([127, 0, 0, 1], self.addr.port()));
-            format!(" * Running on all addresses ({})\n * Running on http://{local}", self.addr.ip())
-        } else {
-            format!(" * Running on http://{}", self.addr)
-        };
-        let debug = if self.debug { "on" } else { "off" };
-        format!(
-            " * Serving app '{APP_NAME}'\n * Debug mode: {debug}\n{warning}\n{running}\n * Press Ctrl+C to quit"
-        )
-    }
-
-    /// Answers requests one at a time until shut down; `Ok` after a clean shutdown.
+    /// Answers requests until shut down, each on a thread of its own or, with
+    /// `threaded(false)`, one at a time on this thread; `Ok` after a clean shutdown. After a
+    /// shutdown it waits for the requests in flight, for up to [`DRAIN`].
     pub fn serve_forever(&self) -> Result<(), Error> {
-        while !self.stopping.load(Ordering::SeqCst) {
+        let handler = Arc::new(self.handler.clone());
+        let threads = self.threaded.then(|| RequestThreads::new(handler.clone()));
+        let ended = loop {
+            if self.stopping.load(Ordering::SeqCst) {
+                break Ok(());
+            }
             match self.server.recv() {
-                Ok(request) => self.handle_request(request),
-                Err(_) if self.stopping.load(Ordering::SeqCst) => break,
+                Ok(request) => match &threads {
+                    Some(threads) => threads.dispatch(request),
+                    None => handler.handle_request(request),
+                },
+                Err(_) if self.stopping.load(Ordering::SeqCst) => break Ok(()),
                 // tiny_http's accept thread has stopped: nothing more will arrive.
-                Err(e) => return Err(Error::Io(e)),
+                Err(e) => break Err(Error::Io(e)),
             }
-        }
-        Ok(())
-    }
-
-    /// Answers one request: refuse it, or build the environ, call the app and send its answer.
-    fn handle_request(&self, mut request: tiny_http::Request) {
-        let request_line = request::request_line(&request);
-        let peer = request.remote_addr().map_or(IpAddr::from([0, 0, 0, 0]), SocketAddr::ip);
-        if request::declares_too_much(&request) {
-            (self.log)(&format!(
-                "[{}] refused \"{request_line}\": it declares a body over {MAX_BODY} bytes; left \
-                 unanswered (dropping it would make tiny_http allocate the declared size)",
-                crate::log::timestamp()
-            ));
-            std::mem::forget(request);
-            return;
-        }
-        let answer = match request::head_of(&request) {
-            Err(refusal) => Answer::refusal(&refusal),
-            Ok(head) => match request::environ_of(&self.environ, &self.proxy, &head, &mut request) {
-                Err(refusal) => Answer::refusal(&refusal),
-                Ok(environ) => self.answer(&head, &environ, &request_line),
-            },
         };
-        let status = answer.status;
-        // A tiny_http bug must not take the one worker down with it.
-        let sent = catch_unwind(AssertUnwindSafe(|| request.respond(answer.into_tiny())));
-        match sent {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => self.error(&request_line, &format!("could not send the response: {e}")),
-            Err(payload) => self.error(
-                &request_line,
-                &format!("tiny_http panicked: {}", crate::http::response::panic_message(payload.as_ref())),
-            ),
+        let left = threads.map_or(0, |threads| threads.drain(DRAIN));
+        if left > 0 {
+            handler.log_line(&format!(
+                "[{}] stopped serving with {left} connection(s) still being answered after {} s; \
+                 their threads finish on their own",
+                crate::log::timestamp(),
+                DRAIN.as_secs()
+            ));
         }
-        if self.log_requests {
-            (self.log)(&access_line(peer, &request_line, status, self.color));
-        }
+        ended
     }
-
-    fn answer(&self, head: &crate::http::Head, environ: &Environ, request_line: &str) -> Answer {
-        match response::call(&self.app, environ, head) {
-            Ok(answer) => answer,
-            Err(failure) => {
-                let message = match &failure {
-                    Failure::Panic(message) => format!("the app panicked: {message}"),
-                    Failure::Mistake(mistake) => mistake.clone(),
-                };
-                self.error(request_line, &message);
-                Answer::failure(&failure, head, environ, self.debug)
-            }
-        }
-    }
-
-    fn error(&self, request_line: &str, message: &str) {
-        (self.log)(&format!("[{}] app error on \"{request_line}\": {message}", crate::log::timestamp()));
-    }
-}
-
-/// One access line in werkzeug's format; with `color`, the status is coloured by class
-/// (2xx plain, 304 cyan, 3xx green, 404 yellow, 4xx bold red, 5xx bold magenta). The size is
-/// `-`, as werkzeug writes it.
-///
-/// ```
-/// use wsgi_lab::dev::access_line;
-/// let line = access_line([127, 0, 0, 1].into(), "GET / HTTP/1.1", 200, false);
-/// assert!(line.starts_with("127.0.0.1 - - ["));
-/// assert!(line.ends_with("] \"GET / HTTP/1.1\" 200 -"));
-/// ```
-pub fn access_line(peer: IpAddr, request_line: &str, status: u16, color: bool) -> String {
-    let code = status.to_string();
-    let code = match status {
-        _ if !color => code,
-        200..=299 => code,
-        304 => code.cyan().to_string(),
-        300..=399 => code.green().to_string(),
-        404 => code.yellow().to_string(),
-        400..=499 => code.red().bold().to_string(),
-        _ => code.magenta().bold().to_string(),
-    };
-    format!("{peer} - - [{}] \"{request_line}\" {code} -", crate::log::timestamp())
 }

@@ -86,6 +86,16 @@ impl Environ {
         io::stderr()
     }
 
+    /// `wsgi.version`: `(1, 0)`, the WSGI version PEP 3333 describes (it requires the key, and
+    /// wsgiref and waitress both set it to this tuple).
+    ///
+    /// ```
+    /// assert_eq!(wsgi_lab::Environ::new().version(), (1, 0));
+    /// ```
+    pub fn version(&self) -> (u8, u8) {
+        (1, 0)
+    }
+
     /// `wsgi.multithread`: true in pool mode, where other requests run at the same time.
     pub fn multithread(&self) -> bool {
         self.multithread
@@ -111,6 +121,8 @@ impl Environ {
         all.push(("wsgi.multiprocess".into(), self.multiprocess().to_string()));
         all.push(("wsgi.multithread".into(), self.multithread.to_string()));
         all.push(("wsgi.run_once".into(), self.run_once().to_string()));
+        let (major, minor) = self.version();
+        all.push(("wsgi.version".into(), format!("({major}, {minor})")));
         all.sort();
         all
     }

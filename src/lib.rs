@@ -169,6 +169,7 @@ pub mod options;
 pub mod panics;
 pub mod pool;
 pub mod proxy;
+pub mod python;
 pub mod router;
 pub mod server;
 pub mod shutdown;

@@ -44,6 +44,12 @@ pub struct Options {
     /// backlog), default 1,024 as waitress's. Past it the OS drops new connection attempts, and
     /// a client retries only after a second.
     pub backlog: u32,
+    /// Set `SO_REUSEPORT` on the listening socket, default off. Several servers (processes)
+    /// that all set it, as the same user, can then listen on one address and port, and the
+    /// kernel spreads new connections among them: by a hash of each connection's addresses,
+    /// not by how busy each server is (lesson 12 measures the spread). Applies when the server
+    /// binds ([`Server::bind`](crate::Server::bind)), not to a listener made elsewhere.
+    pub reuse_port: bool,
     /// How long shutdown waits for requests in flight, default 10 s.
     pub shutdown_timeout: Duration,
     /// The reverse proxy whose `X-Forwarded-*` / `Forwarded` headers are believed
@@ -74,6 +80,7 @@ impl Default for Options {
             spool_threshold: limits.spool_threshold,
             connection_limit: 2048,
             backlog: 1024,
+            reuse_port: false,
             shutdown_timeout: Duration::from_secs(10),
             trusted_proxy: None,
             trusted_proxy_headers: Vec::new(),

@@ -133,12 +133,16 @@ impl Server {
     /// Binds a server with the given options and mode.
     pub fn bind(app: impl App + 'static, options: Options, mode: Mode) -> Result<Server, Error> {
         let host = if options.host.is_empty() { "0.0.0.0" } else { options.host.as_str() };
-        let listener = bind_listener(host, options.port)?;
+        let listener = match options.reuse_port {
+            true => bind_reuse_port(host, options.port)?,
+            false => bind_listener(host, options.port)?,
+        };
         Server::from_listener(listener, app, options, mode)
     }
 
     /// Serves on a listener bound elsewhere (tests bind `127.0.0.1:0` themselves this way).
-    /// The listen backlog becomes [`Options::backlog`].
+    /// The listen backlog becomes [`Options::backlog`]; [`Options::reuse_port`] has no effect
+    /// here, as the socket was bound already.
     pub fn from_listener(
         listener: TcpListener,
         app: impl App + 'static,
@@ -348,11 +352,47 @@ impl Drop for Running {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn bind_listener(host: &str, port: u16) -> Result<TcpListener, Error> {
+    listen_on(host, port, false)
+}
+
+/// [`bind_listener`] with `SO_REUSEPORT` ([`Options::reuse_port`]): other sockets that set it
+/// too, of the same user, may bind the same address, and the kernel spreads new connections
+/// among them.
+///
+/// ```
+/// let first = wsgi_lab::server::bind_reuse_port("127.0.0.1", 0)?;
+/// let port = first.local_addr()?.port();
+/// let second = wsgi_lab::server::bind_reuse_port("127.0.0.1", port)?;
+/// assert_eq!(second.local_addr()?.port(), port);
+/// assert!(wsgi_lab::server::bind_listener("127.0.0.1", port).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn bind_reuse_port(host: &str, port: u16) -> Result<TcpListener, Error> {
+    listen_on(host, port, true)
+}
+
+fn listen_on(host: &str, port: u16, reuse_port: bool) -> Result<TcpListener, Error> {
     let resolve_error = |source| Error::Resolve { host: host.to_string(), source };
     let addr = (host, port)
         .to_socket_addrs()
         .map_err(resolve_error)?
         .next()
         .ok_or_else(|| resolve_error(io::ErrorKind::NotFound.into()))?;
-    TcpListener::bind(addr).map_err(|source| Error::Bind { addr: format!("{host}:{port}"), source })
+    listening_socket(addr, reuse_port)
+        .map_err(|source| Error::Bind { addr: format!("{host}:{port}"), source })
+}
+
+/// The socket std's `TcpListener::bind` makes (close-on-exec, `SO_REUSEADDR`, a backlog of
+/// 128), made step by step because `SO_REUSEPORT` must be set before `bind` and std has no
+/// step in between. [`Server::from_listener`] then sets the backlog the options ask for.
+fn listening_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
+    let family = if addr.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
+    let socket = rustix::net::socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
+    // As std does: a restarted server may bind its port while old connections linger in TIME_WAIT.
+    sockopt::set_socket_reuseaddr(&socket, true)?;
+    sockopt::set_socket_reuseport(&socket, reuse_port)?;
+    rustix::net::bind(&socket, &addr)?;
+    rustix::net::listen(&socket, 128)?;
+    Ok(TcpListener::from(socket))
 }

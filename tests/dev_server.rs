@@ -52,6 +52,17 @@ fn a_large_body_is_sent_with_its_length_not_chunked() {
 }
 
 #[test]
+fn wsgi_multithread_says_whether_requests_get_threads() {
+    let multithread = |environ: &Environ, start_response: StartResponse| {
+        start_response("200 OK", vec![("Content-Type", "text/plain")]);
+        Body::from(environ.multithread().to_string())
+    };
+    assert_eq!(start(multithread, false).get("/").text(), "true", "threaded, the default");
+    let single = DevServer::bind(multithread, "127.0.0.1", 0, false).unwrap().threaded(false);
+    assert_eq!(serve(single).get("/").text(), "false", "threaded(false)");
+}
+
+#[test]
 fn the_environ_is_the_production_servers() {
     let request = "POST /a%20b/caf%C3%A9?x=1&y HTTP/1.1\r\nHost: test\r\nX-Custom: one\r\nX-Custom: two\r\n\
                    X_Spoof: dropped\r\nX-Forwarded-For: 203.0.113.7\r\nTransfer-Encoding: chunked\r\n\
@@ -108,6 +119,18 @@ fn debug_on_shows_the_panic_and_the_request() {
     assert!(html.contains("db-password-hunter2 &lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
     assert!(!html.contains("<script>"), "the panic message must be escaped");
     assert!(html.contains("GET /boom?q=1 HTTP/1.1"), "the request line: {html}");
+    // Where it panicked, on a line of its own (the `_ => panic!` arm above), not in the message.
+    let here = format!("<p class=\"where\">at <code>{}:", file!());
+    assert!(html.contains(&here), "the panic's place: {html}");
+    assert!(!html.contains("(at "), "the place is its own line, not the message's tail: {html}");
+    assert!(html.contains("<pre class=\"message\">db-password-hunter2"), "{html}");
+    // Long values wrap (no sideways scrolling); names stay whole.
+    assert!(html.contains("td{white-space:pre-wrap;overflow-wrap:anywhere}"), "{html}");
+    assert!(
+        html.contains("pre{background:#fee;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere}"),
+        "{html}"
+    );
+    assert!(html.contains("th{white-space:nowrap}"), "{html}");
     assert!(html.contains("<th>X-Trace</th><td>&lt;i&gt;t&lt;/i&gt;</td>"), "the headers: {html}");
     assert!(html.contains("<th>QUERY_STRING</th><td>q=1</td>"), "the environ: {html}");
 
@@ -223,9 +246,23 @@ fn banner_says_what_flask_says() {
     let lines: Vec<&str> = banner.lines().collect();
     assert_eq!(lines[0], " * Serving app 'wsgi-lab dev server'");
     assert_eq!(lines[1], " * Debug mode: off");
-    assert!(lines[2].starts_with("WARNING: this is a development server") && lines[2].contains("production"));
-    assert_eq!(lines[3], format!(" * Running on http://{}", server.server_address()));
+    assert_eq!(
+        lines[2],
+        " * Threaded: a thread per request, no limit (as Werkzeug's threaded=True, Flask's default)"
+    );
+    assert!(lines[3].starts_with(" * Contract validator: on (wsgi-lab's own"), "{banner}");
+    assert!(lines[3].contains("wsgiref.validate") && lines[3].contains("Werkzeug has none"), "{banner}");
+    assert!(lines[4].starts_with("WARNING: this is a development server, not for production"), "{banner}");
+    assert!(lines[4].contains("Serve the app with a production WSGI server instead"), "{banner}");
+    assert_eq!(lines[5], format!(" * Running on http://{}", server.server_address()));
+    assert!(lines[6].starts_with(" * Press Ctrl+C to quit (at once"), "{banner}");
     assert!(!banner.contains("reachable from other machines"), "loopback is this machine only: {banner}");
+
+    let single = server.threaded(false);
+    let banner = single.banner();
+    let lines: Vec<&str> = banner.lines().collect();
+    assert_eq!(lines[2], " * Threaded: no, one request at a time (as Werkzeug's threaded=False)");
+    assert!(lines[4].starts_with("WARNING: this is a development server"), "{banner}");
 }
 
 #[test]
@@ -235,16 +272,16 @@ fn banner_warns_when_other_machines_can_reach_it() {
     let port = server.server_address().port();
     let banner = server.banner();
     let lines: Vec<&str> = banner.lines().collect();
-    assert!(lines[2].starts_with("WARNING: this is a development server"), "{banner}");
+    assert!(lines[4].starts_with("WARNING: this is a development server"), "{banner}");
     assert_eq!(
-        lines[3],
+        lines[5],
         format!(
             "WARNING: the dev server is reachable from other machines at 0.0.0.0:{port}; it is not for \
              production (tiny_http accepts malformed requests: see the wsgi_lab::dev docs, src/dev.rs)"
         )
     );
-    assert_eq!(lines[4], " * Running on all addresses (0.0.0.0)");
-    assert_eq!(lines[5], format!(" * Running on http://127.0.0.1:{port}"));
+    assert_eq!(lines[6], " * Running on all addresses (0.0.0.0)");
+    assert_eq!(lines[7], format!(" * Running on http://127.0.0.1:{port}"));
 
     let debug = DevServer::bind(router(), "0.0.0.0", 0, true).unwrap().log_to(|_| {});
     assert!(

@@ -38,6 +38,8 @@ fn example(name: &str) -> Command {
 fn start(name: &str, env: &[(&str, &str)]) -> Example {
     let child = example(name)
         .env("PORT", "0")
+        // The tutorials listen on every interface; a test keeps them on loopback.
+        .env("HOST", "127.0.0.1")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -138,6 +140,7 @@ fn threads_answers_fast_while_slow_works() {
 /// (A deadline, so that an example that serves instead of failing fails the test, not hangs it.)
 fn run_to_failure(name: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut child = example(name)
+        .env("HOST", "127.0.0.1")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use wsgi_lab::python::Python;
 
 /// What one run printed, and how long it took.
 struct Run {
@@ -86,6 +87,8 @@ fn seconds_after(line: &str, after: &str) -> f64 {
 
 #[test]
 fn lesson_01_shows_the_bytes_the_app_and_the_server_wrote() {
+    // The lesson's Python side needs the environment: made here if missing, never skipped.
+    Python::setup(false).expect("the Python environment (wsgi-lab python setup)");
     let run = run(env!("CARGO_BIN_EXE_lesson-01-hello-wsgi"));
     run.all_ok(6);
     // The exchange, byte for byte, CR LF made visible.
@@ -105,15 +108,27 @@ fn lesson_01_shows_the_bytes_the_app_and_the_server_wrote() {
     // The loop: one response per connection, one round per connection.
     run.has("2 requests written on one connection: 1 response(s)");
     run.has("over these 4 connections: 4 accepted, 4 answered");
+    // The Python side: wsgiref's program got the same request, each difference on its own line.
+    let status_row = run.line("  HTTP/1.0 200 OK ");
+    assert!(status_row.trim_end().ends_with("HTTP/1.1 200 OK"), "{status_row}");
+    run.has("  difference: wsgiref: HTTP/1.0; wsgi-lab: HTTP/1.1, see SPEC.md §4");
+    run.has("  difference: wsgiref: no Connection; wsgi-lab: Connection: close");
+    run.has("OK: wsgiref answers HTTP/1.0 to an HTTP/1.1 request; wsgi-lab answers HTTP/1.1");
+    let bodies: Vec<&str> = run.line("  body: ").split("body: ").skip(1).map(str::trim).collect();
+    assert_eq!(bodies, ["38 bytes", "38 bytes"], "the two bodies' lengths");
+    run.has("OK: the same 38-byte body, content-type and Content-Length from both");
+    run.has("  wsgiref: 2 requests written on one connection: 1 response(s)");
+    run.has("OK: wsgiref's serve_forever also answers one request per connection");
     assert!(run.took < Duration::from_secs(20), "took {:?}", run.took);
 }
 
 #[test]
 fn lesson_02_shows_the_environ_and_its_rules() {
     let run = run(env!("CARGO_BIN_EXE_lesson-02-environ"));
-    run.all_ok(9);
+    run.all_ok(12);
     // demo_app's page, as served.
     run.has("  | Hello world!");
+    run.has("  | wsgi.version = '(1, 0)'");
     run.has("  | PATH_INFO = '/cafÃ©'");
     run.has("  | QUERY_STRING = 'name=Ada+L%C3%B6&lang=en'");
     run.has("  | HTTP_X_TAG = 'one, two'");
@@ -134,6 +149,14 @@ fn lesson_02_shows_the_environ_and_its_rules() {
     run.has("CONTENT_LENGTH       \"16\"");
     run.has("HTTP_CONTENT_TYPE    (absent)");
     run.has("(absent: CONTENT_TYPE, CONTENT_LENGTH)");
+    // Whose rule each one is, and wsgi-lab's column checked against what the app saw.
+    run.has("Whose rule is it: wsgiref's, waitress's, or ours");
+    run.has("a header name with '_' (X_Auth_User)       HTTP_X_AUTH_USER   dropped            dropped, as waitress");
+    run.has("CONTENT_TYPE on a GET with no body         'text/plain'       absent");
+    run.has("the process's environment (PATH, HOME...)  copied in          not there");
+    run.has("the response's HTTP version                HTTP/1.0           the request's");
+    run.has("OK: wsgi.version is (1, 0), as PEP 3333 requires of every server");
+    run.has("OK: none of this process's environment variables is in the environ");
 }
 
 #[test]
@@ -164,11 +187,18 @@ fn lesson_03_gets_the_same_answers_from_every_caller() {
 
 #[test]
 fn lesson_04_contrasts_the_dev_and_the_production_server() {
+    Python::setup(false).expect("the Python environment (wsgi-lab python setup)");
     let run = run(env!("CARGO_BIN_EXE_lesson-04-dev-vs-prod"));
-    run.all_ok(11);
-    // The panic: in dev's page, in prod's log (stderr), never in prod's page.
+    run.all_ok(14);
+    // The banner, as app.run prints it: the mode, wsgi-lab's validator, the warning.
+    run.has("  * Threaded: a thread per request, no limit (as Werkzeug's threaded=True, Flask's default)");
+    run.has("  * Contract validator: on (wsgi-lab's own, our twin of wsgiref.validate; Werkzeug has none)");
+    run.has("  WARNING: this is a development server, not for production");
+    // The panic: in dev's page with its place, in prod's log (stderr), never in prod's page.
     let panic = "division by zero in the oops route";
     assert!(run.line("  dev   500").contains(panic));
+    run.has("          and on the line below it: at lessons/04_dev_vs_prod.rs:");
+    run.has("OK: dev always runs wsgi-lab's validator (our twin of wsgiref's validate.py; Werkzeug's dev server has none)");
     let prod_oops = run
         .stdout
         .lines()
@@ -187,24 +217,54 @@ fn lesson_04_contrasts_the_dev_and_the_production_server() {
     run.has("  prod  200 (no Content-Type)");
     assert!(run.stderr.contains("app error on \"GET /split HTTP/1.1\": header X-Note"), "{}", run.stderr);
     // Slow clients (quick mode: header_timeout 0.5 s, the client gives up after 2 s, and the
-    // GET starts 0.2 s after the stalled POST, so dev's GET waits about 1.8 s).
-    run.has("dev:  still open after 2.00 s");
-    let prod_head = run.line("prod: answered 408 and closed after");
+    // GET starts 0.2 s after the stalled POST, so a GET that waits for it waits about 1.8 s).
+    run.has("dev:                  still open after 2.00 s");
+    let prod_head = run.line("prod:                 answered 408 and closed after");
     let closed = seconds_after(prod_head, "closed after ");
     assert!(
         (0.3..1.9).contains(&closed),
         "prod closed the half head after {closed} s (header_timeout 0.5 s)"
     );
-    let dev_wait = seconds_after(run.line("2. GET / behind it   dev:  200"), "after ");
-    let prod_wait = seconds_after(run.line("                       prod: 200 after"), "after ");
-    assert!(dev_wait >= 1.4, "dev's GET should wait for the stalled body (about 1.8 s), waited {dev_wait} s");
+    // Threaded (Flask's default), the stalled POST holds a thread of its own and GET / goes by;
+    // with threaded=False, GET / waits for it; prod never waits.
+    let threaded = run.line("2. GET / behind it   dev:                  200 after");
     assert!(
-        prod_wait * 2.0 < dev_wait,
-        "prod's GET ({prod_wait} s) should not wait; dev's did ({dev_wait} s)"
+        threaded.contains("running, the stalled POST's)") && !threaded.contains("(0 request"),
+        "{threaded}"
+    );
+    let dev_wait = seconds_after(threaded, "after ");
+    let single_wait = seconds_after(run.line("dev, threaded=False:  200 after"), "after ");
+    let prod_wait =
+        seconds_after(run.line("                       prod:                 200 after"), "after ");
+    assert!(
+        single_wait >= 1.4,
+        "threaded=False: GET / should wait for the stalled body (about 1.8 s), waited {single_wait} s"
+    );
+    assert!(
+        dev_wait * 2.0 < single_wait && prod_wait * 2.0 < single_wait,
+        "threaded dev ({dev_wait} s) and prod ({prod_wait} s) should not wait; threaded=False did ({single_wait} s)"
     );
     assert!(run.stderr.contains("code 408"), "prod's log lacks the 408:\n{}", run.stderr);
     // dev's own log, captured with log_to.
     run.has("\"GET /oops HTTP/1.1\" 500 -");
     run.has("\"POST / HTTP/1.1\" 400 -");
-    assert!(run.took < Duration::from_secs(20), "took {:?}", run.took);
+    // The Python side: the real Werkzeug (flask run, debugger off) under the same requests.
+    run.has("  its banner:  * Debug mode: off");
+    assert!(run.line("  GET /      werkzeug ").contains("werkzeug 200 \"Hello, World with waitress!!!\""));
+    run.has("OK: Werkzeug serves GET / as our dev server does");
+    let oops = run.line("  GET /oops  werkzeug ");
+    assert!(
+        oops.contains("werkzeug 500 \"<h1>Internal Server Error</h1>\"") && oops.ends_with("in its log: yes"),
+        "{oops}"
+    );
+    // The debugger's URL reached the app: no debugger answered it.
+    assert!(run.line("__debugger__=yes").ends_with("werkzeug 200 \"Hello, World with waitress!!!\""));
+    run.has("OK: with the debugger off (its banner says so), Werkzeug answers /oops with a generic 500");
+    // Threaded: with 3 half heads hanging, more than 3 threads, and the visitor not kept waiting.
+    let werkzeug = run.line("  half a head: werkzeug still open after 2.00 s");
+    let threads = seconds_after(werkzeug, "process had ");
+    assert!(threads > 3.0, "3 hanging clients, {threads} threads: {werkzeug}");
+    assert!(seconds_after(werkzeug, "got 200 after ") < 1.0, "{werkzeug}");
+    run.has("OK: Werkzeug is threaded, not single-threaded as the tutorial says");
+    assert!(run.took < Duration::from_secs(30), "took {:?}", run.took);
 }

@@ -13,6 +13,13 @@ pub fn port(tutorial: u16) -> Result<u16, Error> {
     setting("PORT", tutorial, "a port number from 0 to 65535 (0 picks a free one)")
 }
 
+/// The tutorial's host, unless `HOST` is set: `HOST=127.0.0.1` keeps a tutorial that listens on
+/// every interface (`''` or `0.0.0.0`) on loopback, which is how the tests run the examples.
+#[allow(dead_code, reason = "the examples whose tutorial already listens on 127.0.0.1 do not need it")]
+pub fn host(tutorial: &str) -> String {
+    std::env::var("HOST").unwrap_or_else(|_| tutorial.to_string())
+}
+
 /// The environment variable `name` as a number, or `default` when it is not set. Set but not
 /// `expected` is an error that says what to give: a silent fallback to the default would serve
 /// somewhere, or with something, the user did not ask for.

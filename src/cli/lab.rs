@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 use wsgi_lab::lab::bench::{self, BenchConfig, BenchError, Progress, Stop};
+use wsgi_lab::lab::compare::servers::{Lineup, Server};
 use wsgi_lab::lab::compare::{self, Config, Setup, Workload};
+use wsgi_lab::python::Python;
 use wsgi_lab::{Engine, Options, apps};
 
 #[derive(Args, Debug)]
@@ -114,7 +116,7 @@ fn bench_failure(error: BenchError) -> Failure {
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     /// The configurations: thread counts and `single`, comma-separated [default:
-    /// single,1,2,5,10; with --cmd 1,2,5,10].
+    /// single,1,2,5,10; with --cmd or --server 1,2,5,10].
     #[arg(long, value_delimiter = ',', conflicts_with = "url")]
     threads: Vec<Setup>,
     /// Pool engines, comma-separated (shared, handoff): each thread count is measured once on
@@ -123,8 +125,9 @@ pub struct CompareArgs {
     engine: Vec<Engine>,
     /// Measure an external server instead, started once per row through `sh -c` with
     /// `{threads}` and `{port}` replaced, such as `waitress-serve --threads={threads}
-    /// --port={port} app:app`; stopped after its row (SIGTERM, then SIGKILL after 2 s). Repeat
-    /// for more commands: the rows are the commands × the thread counts.
+    /// --port={port} app:app`; measured once it has answered a first request, stopped after its
+    /// row (SIGTERM, then SIGKILL after 2 s). Repeat for more commands: the rows are the
+    /// commands × the thread counts.
     #[arg(
         long = "cmd",
         value_name = "TEMPLATE",
@@ -132,6 +135,20 @@ pub struct CompareArgs {
         conflicts_with_all = ["engine", "interactive", "url", "app"]
     )]
     commands: Vec<String>,
+    /// Measure real servers beside wsgi-lab, comma-separated, each serving the app's twin in
+    /// examples/python/demo_apps.py (hello, sleep, cpu, echo, stream) on 127.0.0.1, started
+    /// per row and stopped after it: waitress (N threads), gunicorn (gthread worker, 1 process
+    /// of N threads), gunicorn-processes (N sync worker processes), werkzeug (Flask's dev
+    /// server, threaded=True: a thread per connection, one row), wsgiref (single-threaded, one
+    /// row), wsgi-lab (this server, as without --server). The Python servers run in the
+    /// environment of `wsgi-lab python setup` (or --python).
+    #[arg(
+        long = "server",
+        value_name = "LIST",
+        value_delimiter = ',',
+        conflicts_with_all = ["commands", "interactive", "url"]
+    )]
+    servers: Vec<Server>,
     /// Measure the server already running at URL (path included) as one row (one per
     /// connection count): nothing is started or stopped.
     #[arg(long, value_parser = http_url, conflicts_with_all = ["engine", "interactive", "path", "app"])]
@@ -195,11 +212,14 @@ pub fn compare(args: CompareArgs, output: Output) -> Result<(), Failure> {
         duration: args.duration,
         progress: output.progress && std::io::stderr().is_terminal(),
     };
-    let default: &[Setup] = match args.commands.is_empty() {
+    let default: &[Setup] = match args.commands.is_empty() && args.servers.is_empty() {
         true => &[Setup::Single, Setup::Threads(1), Setup::Threads(2), Setup::Threads(5), Setup::Threads(10)],
         false => &[Setup::Threads(1), Setup::Threads(2), Setup::Threads(5), Setup::Threads(10)],
     };
     let setups = if args.threads.is_empty() { default } else { &args.threads[..] };
+    if !args.servers.is_empty() {
+        return compare_servers(&args, &workload, &connections, setups, output);
+    }
     if !args.commands.is_empty() || args.url.is_some() {
         return compare_external(&args, &workload, &connections, setups, output);
     }
@@ -269,6 +289,43 @@ fn compare_external(
             )?
         }
     };
+    Ok(export(args, &rows)?)
+}
+
+/// `compare --server`: the plan is checked first (a bad argument), then the Python environment
+/// is found if a Python server is named (a failure, with how to get it: never a table without
+/// the rows asked for).
+fn compare_servers(
+    args: &CompareArgs,
+    workload: &Workload,
+    connections: &[usize],
+    setups: &[Setup],
+    output: Output,
+) -> Result<(), Failure> {
+    let lineup = Lineup::new(&args.servers, &args.app, setups, &args.engine).map_err(Failure::Usage)?;
+    let names: Vec<String> = lineup.servers.iter().map(|(s, _)| s.to_string()).collect();
+    let python = match lineup.needs_python() {
+        true => {
+            let needing: Vec<&str> =
+                lineup.servers.iter().filter(|(s, _)| s.is_python()).map(|(s, _)| s.name()).collect();
+            let found = Python::find(output.python)
+                .map_err(|e| format!("--server {} needs Python: {e}", needing.join(",")))?;
+            Some(found)
+        }
+        false => None,
+    };
+    let app = format!("{} served by {}", args.app, names.join(", "));
+    println!("{}", compare::header(&app, workload, connections, &lineup.ours(), compare::cores()));
+    if let Some(python) = &python {
+        println!("the Python servers run in {}", python.interpreter().display());
+    }
+    println!();
+    // wsgi-lab's rows run the app in this process: its panics are counted, as in plain compare.
+    let panics = PanicTally::install();
+    let mut out = std::io::stdout();
+    let result = lineup.compare(workload, connections, python.as_ref(), &mut out, output.color);
+    print!("{}", panics.finish());
+    let rows = result?;
     Ok(export(args, &rows)?)
 }
 

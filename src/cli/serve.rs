@@ -15,9 +15,9 @@ use wsgi_lab::proxy::ProxyPolicy;
 use wsgi_lab::{App, DevServer, Engine, Error, Mode, Mount, Options, Server, UrlPrefix, apps};
 
 /// The options only the production server has. With `--dev` they are refused (exit 2, one
-/// line naming the option), never silently ignored: tiny_http has no timeouts, no limits, one
-/// worker and no stats.
-const PRODUCTION_ONLY: [&str; 10] = [
+/// line naming the option), never silently ignored: tiny_http has no timeouts, no limits, no
+/// pool of workers and no stats.
+const PRODUCTION_ONLY: [&str; 11] = [
     "threads",
     "engine",
     "header_timeout",
@@ -26,6 +26,7 @@ const PRODUCTION_ONLY: [&str; 10] = [
     "max_header",
     "connection_limit",
     "backlog",
+    "reuse_port",
     "watch",
     "single",
 ];
@@ -45,7 +46,8 @@ pub struct ServeArgs {
     /// Single-threaded mode, as wsgiref: one request at a time, one per connection.
     #[arg(long, conflicts_with_all = ["threads", "engine"])]
     single: bool,
-    /// Workers in pool mode [default: 2 × cores + 1].
+    /// Workers in pool mode [default: 2 × cores + 1, gunicorn's rule of thumb for worker
+    /// processes; waitress's default is 4 threads].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
     #[arg(long, value_name = "ENGINE", help = with_default(
@@ -61,6 +63,10 @@ pub struct ServeArgs {
     /// With --dev: a panic shows its message and the request in the 500 page.
     #[arg(long, requires = "dev")]
     debug: bool,
+    /// With --dev: answer one request at a time, on one thread (Werkzeug's threaded=False,
+    /// `flask run --without-threads`). Without it, each request gets a thread, with no limit.
+    #[arg(long, requires = "dev")]
+    without_threads: bool,
     /// Mount the app under this URL prefix, such as /my-app (both servers): a path, with no `?`,
     /// `#`, `.` or `..` segment, space or control character.
     #[arg(long, value_name = "PREFIX", value_parser = UrlPrefix::parse)]
@@ -98,6 +104,10 @@ pub struct ServeArgs {
         Options::default().backlog,
     ))]
     backlog: Option<u32>,
+    /// Share the port with other servers started with --reuse-port (SO_REUSEPORT): the kernel
+    /// spreads new connections among them, by a hash of their addresses, not by load.
+    #[arg(long)]
+    reuse_port: bool,
     /// The reverse proxy whose X-Forwarded-* headers are believed (both servers).
     #[arg(long, value_name = "IP")]
     trusted_proxy: Option<IpAddr>,
@@ -180,6 +190,7 @@ pub fn serve(args: ServeArgs) -> Result<(), Failure> {
         max_request_header_size: args.max_header.unwrap_or(defaults.max_request_header_size),
         connection_limit: args.connection_limit.unwrap_or(defaults.connection_limit),
         backlog: args.backlog.unwrap_or(defaults.backlog),
+        reuse_port: args.reuse_port,
         trusted_proxy: args.trusted_proxy,
         trusted_proxy_headers: args.trusted_proxy_headers,
         log_requests: !(args.quiet || args.watch),
@@ -213,7 +224,8 @@ pub fn serve(args: ServeArgs) -> Result<(), Failure> {
 }
 
 /// The dev server with what it can honour: the prefix (an app wrapper, the same on both
-/// servers), the trusted proxy, `--quiet`. The rest was refused by the parser.
+/// servers), the trusted proxy, `--quiet`, `--without-threads`. The rest was refused by the
+/// parser. No Ctrl+C handler: Ctrl+C ends the process at once, as it ends Werkzeug's.
 fn serve_dev(app: Arc<dyn App>, args: ServeArgs) -> Result<(), Failure> {
     let prefix = args.url_prefix.unwrap_or_default();
     let app: Arc<dyn App> =
@@ -222,6 +234,7 @@ fn serve_dev(app: Arc<dyn App>, args: ServeArgs) -> Result<(), Failure> {
     let proxy = ProxyPolicy::new(args.trusted_proxy, &names).map_err(Failure::Usage)?;
     let server = DevServer::bind(app, &args.host, args.port, args.debug)
         .map_err(not_started)?
+        .threaded(!args.without_threads)
         .log_requests(!args.quiet)
         .trust_proxy(proxy);
     // On stderr, as run_dev and Flask print it.

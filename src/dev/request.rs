@@ -1,6 +1,6 @@
 //! From a `tiny_http` request to the environ the production server would build: the same
 //! [`Head`], the same [`Environ::from_request`], so an app cannot tell the two servers apart
-//! by its environ (except `wsgi.multithread`, false here).
+//! by its environ (`wsgi.multithread` says whether the dev server is threaded).
 
 use crate::Environ;
 use crate::environ::{ServerEnviron, decode_path, split_target};

@@ -135,14 +135,22 @@ impl Answer {
     }
 }
 
-/// The debug page: the panic message, the request and the environ, all HTML-escaped (header
-/// values come from the client, and a page that ran them as HTML would be an XSS hole).
+/// The debug page: the panic message, where it happened on a line of its own, the request,
+/// its headers and the environ, all HTML-escaped (header values come from the client, and a
+/// page that ran them as HTML would be an XSS hole). `message` is what
+/// [`catch_panic`] reports: the panic's text, then ` (at FILE:LINE:COL)`, then the backtrace
+/// when `RUST_BACKTRACE` asked for one.
+///
+/// Long values wrap, anywhere if they must (a cookie, a URL), so the page never scrolls
+/// sideways; header names and environ keys stay whole on their line.
 ///
 /// ```
 /// use wsgi_lab::{dev::debug_page, http::Head, Environ};
 /// let head = Head { method: "GET".into(), target: "/".into(), minor: 1, headers: vec![] };
-/// let page = debug_page("index out of bounds <3>", &head, &Environ::new());
-/// assert!(page.contains("index out of bounds &lt;3&gt;") && page.contains("GET / HTTP/1.1"));
+/// let page = debug_page("index out of bounds <3> (at src/app.rs:7:5)", &head, &Environ::new());
+/// assert!(page.contains("<pre class=\"message\">index out of bounds &lt;3&gt;</pre>"));
+/// assert!(page.contains("<p class=\"where\">at <code>src/app.rs:7:5</code></p>"));
+/// assert!(page.contains("GET / HTTP/1.1"));
 /// ```
 pub fn debug_page(message: &str, head: &Head, environ: &Environ) -> String {
     let rows = |pairs: &mut dyn Iterator<Item = (String, String)>| -> String {
@@ -150,18 +158,53 @@ pub fn debug_page(message: &str, head: &Head, environ: &Environ) -> String {
     };
     let headers = rows(&mut head.headers.iter().cloned());
     let environ = rows(&mut environ.describe().into_iter());
+    let (text, place, backtrace) = split_panic(message);
+    let place = place.map_or_else(
+        || "<p class=\"where\">at an unknown place</p>".to_string(),
+        |place| format!("<p class=\"where\">at <code>{}</code></p>", escape(place)),
+    );
+    let backtrace = match backtrace.trim_start_matches('\n').trim_end() {
+        "" => "<p>Run the server with <code>RUST_BACKTRACE=1</code> for a backtrace here.</p>".to_string(),
+        trace => format!("<pre>{}</pre>", escape(trace)),
+    };
     format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>500: the app panicked</title>\n\
-         <style>body{{font-family:sans-serif;margin:2em}} pre{{background:#fee;padding:1em}} \
-         th{{text-align:left;padding-right:1em}} td,th{{font-family:monospace;vertical-align:top}}</style>\n\
-         </head><body>\n<h1>The app panicked</h1>\n<pre>{}</pre>\n\
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>500: the app panicked</title>\n\
+         <style>{STYLE}</style>\n\
+         </head><body>\n<h1>The app panicked</h1>\n<pre class=\"message\">{}</pre>\n{place}\n\
          <p>You see this page because the dev server runs with debug on. Never turn debug on where \
          others can reach the server: this page shows the request and the environ.</p>\n\
          <h2>Request</h2>\n<pre>{}</pre>\n<h2>Headers</h2>\n<table>\n{headers}</table>\n\
-         <h2>Environ</h2>\n<table>\n{environ}</table>\n</body></html>\n",
-        escape(message),
+         <h2>Environ</h2>\n<table>\n{environ}</table>\n<h2>Backtrace</h2>\n{backtrace}\n</body></html>\n",
+        escape(text),
         escape(&head.request_line().to_string()),
     )
+}
+
+/// The debug page's style. Values wrap at spaces and, where a word is longer than the line,
+/// anywhere (`overflow-wrap:anywhere`, which also lets a table column shrink below its longest
+/// word); line breaks in a value are kept (`pre-wrap`). Names never break (`nowrap`).
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:80em}\
+    pre{background:#fee;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere}\
+    .where{font-family:monospace;font-size:1.1em}\
+    table{border-collapse:collapse;width:100%}\
+    td,th{font-family:monospace;vertical-align:top;text-align:left;padding:0.1em 1em 0.1em 0}\
+    th{white-space:nowrap}\
+    td{white-space:pre-wrap;overflow-wrap:anywhere}";
+
+/// Splits what [`catch_panic`] reports into the panic's text, its place and the backtrace
+/// (empty when none was captured). The place is the last ` (at ...)` that ends a line, since
+/// the text itself may hold anything.
+fn split_panic(message: &str) -> (&str, Option<&str>, &str) {
+    for (at, _) in message.rmatch_indices(" (at ") {
+        let rest = &message[at + " (at ".len()..];
+        let Some(close) = rest.find(')') else { continue };
+        let (place, after) = (&rest[..close], &rest[close + 1..]);
+        if !place.contains('\n') && (after.is_empty() || after.starts_with('\n')) {
+            return (&message[..at], Some(place), after);
+        }
+    }
+    (message, None, "")
 }
 
 /// Escapes the five characters that mean something in HTML.
@@ -182,4 +225,29 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_panic;
+
+    #[test]
+    fn the_place_is_the_last_at_that_ends_a_line() {
+        let cases = [
+            ("boom (at src/a.rs:1:2)", ("boom", Some("src/a.rs:1:2"), "")),
+            (
+                "boom (at src/a.rs:1:2)\n   0: frame\n at x",
+                ("boom", Some("src/a.rs:1:2"), "\n   0: frame\n at x"),
+            ),
+            (
+                "it said (at noon) twice\nno (at src/b.rs:3:4)",
+                ("it said (at noon) twice\nno", Some("src/b.rs:3:4"), ""),
+            ),
+            ("no place (at all", ("no place (at all", None, "")),
+            ("a panic without a message", ("a panic without a message", None, "")),
+        ];
+        for (message, expected) in cases {
+            assert_eq!(split_panic(message), expected, "{message:?}");
+        }
+    }
 }

@@ -10,7 +10,8 @@
 //!
 //! The servers can also be someone else's ([`external`]): a command started once per row
 //! (`--cmd`), whose rows scale among themselves as an engine's do, or a server already running
-//! at a URL (`--url`), measured as one row.
+//! at a URL (`--url`), measured as one row; and the real Python servers by name (`--server`,
+//! [`servers`]), serving the same app's Python twin beside ours.
 
 use super::bench::{self, BenchConfig, BenchReport, Latency, Progress, Stop};
 use crate::App;
@@ -29,6 +30,7 @@ pub mod external;
 mod interactive;
 pub mod plot;
 mod reading;
+pub mod servers;
 
 pub use interactive::interactive;
 pub use reading::{cores, grid_reading, reading};
@@ -272,8 +274,7 @@ fn labels(rows: &[Row]) -> Vec<String> {
     rows.iter()
         .map(|r| {
             let config = match (&r.server, r.config.setup) {
-                (Some(url), Setup::Single) => url.clone(),
-                (Some(command), setup) => format!("{command}, {setup}"),
+                (Some(server), setup) => servers::label(server, setup),
                 (None, _) if name_engines => r.config.to_string(),
                 (None, _) => r.config.setup.to_string(),
             };

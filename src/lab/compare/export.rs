@@ -65,10 +65,9 @@ impl From<&Row> for Record {
         };
         let latency = row.report.latency;
         Record {
-            config: match (&row.server, row.config.setup) {
-                (Some(url), Setup::Single) => url.clone(),
-                (Some(command), setup) => format!("{command}, {setup}"),
-                (None, _) => row.config.to_string(),
+            config: match &row.server {
+                Some(server) => super::servers::label(server, row.config.setup),
+                None => row.config.to_string(),
             },
             engine: threads.filter(|_| row.server.is_none()).map(|_| row.config.engine.name().to_string()),
             connections: row.report.connections,

@@ -3,8 +3,10 @@
 //!
 //! A command is a template run through `sh -c`, with `{threads}` and `{port}` replaced, such as
 //! `waitress-serve --threads={threads} --port={port} app:app`. Each row gets a fresh process on a
-//! free port of 127.0.0.1; the row is measured once it accepts connections, and the process is
-//! stopped afterwards, whatever happened (see [`Started`]).
+//! free port of 127.0.0.1; the row is measured once it accepts connections and has answered a
+//! first request ([`Started::ready`]), and the process is stopped afterwards, whatever happened
+//! (see [`Started`]). `compare --server` ([`servers`](super::servers)) runs the real Python
+//! servers through the same machinery.
 
 use super::bench::{self, BenchConfig, Progress, Stop};
 use super::{Config, Row, Setup, Workload, cores, grid_reading, render};
@@ -60,6 +62,8 @@ pub fn substitute(template: &str, threads: usize, port: u16) -> String {
 /// ```
 pub struct Started {
     child: Child,
+    /// The command as run, with its placeholders replaced: what an error names.
+    command: String,
     /// The port it listens on, on 127.0.0.1.
     pub port: u16,
     /// The last lines of its stdout and stderr, filled by the two reader threads.
@@ -111,30 +115,77 @@ impl Started {
             })
         })
         .collect();
-        let mut started = Started { child, port, tail, readers, stopped: false };
+        let mut started = Started { child, command, port, tail, readers, stopped: false };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let begun = Instant::now();
         loop {
             if TcpStream::connect_timeout(&addr, POLL).is_ok() {
                 return Ok(started);
             }
-            if let Ok(Some(status)) = started.child.try_wait() {
-                let why = match status.code() {
-                    Some(code) => format!("exited with code {code}"),
-                    None => format!("ended ({status})"),
-                };
-                return Err(started.failure(&command, &why));
-            }
+            started.check_running(&format!("before listening on 127.0.0.1:{port}"))?;
             if begun.elapsed() >= LISTEN_TIMEOUT {
                 let why = format!("did not listen on 127.0.0.1:{port} within {} s", LISTEN_TIMEOUT.as_secs());
-                return Err(started.failure(&command, &why));
+                return Err(started.failure(&why));
             }
             thread::sleep(POLL);
         }
     }
 
-    /// `command `...` exited with code 3 before listening on 127.0.0.1:PORT; its last output: a | b`.
-    fn failure(&mut self, command: &str, why: &str) -> String {
+    /// Waits, once it listens, until its process group holds `processes` processes and it
+    /// answers a `GET` of `path` (with any status: judging it is the bench's work). A server
+    /// that forks its workers, such as gunicorn, listens before they exist, and the first
+    /// requests of a row would otherwise measure their start; the answer also takes the first
+    /// request's one-off costs out of the row. Where `/proc` cannot be read, the processes are
+    /// not counted.
+    pub fn ready(&mut self, processes: usize, path: &str) -> Result<(), String> {
+        let until = Instant::now() + LISTEN_TIMEOUT;
+        let group = Pid::from_child(&self.child);
+        while group_size(group).is_some_and(|n| n < processes) {
+            self.check_running("before it was ready")?;
+            if Instant::now() >= until {
+                let why =
+                    format!("did not start {processes} processes within {} s", LISTEN_TIMEOUT.as_secs());
+                return Err(self.failure(&why));
+            }
+            thread::sleep(POLL);
+        }
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", self.port);
+        let answer = (|| {
+            let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+            stream.set_read_timeout(Some(until.saturating_duration_since(Instant::now()).max(POLL)))?;
+            stream.write_all(request.as_bytes())?;
+            let mut head = [0; 8];
+            stream.read_exact(&mut head)?;
+            Ok::<_, std::io::Error>(head)
+        })();
+        match answer {
+            Ok(head) if head.starts_with(b"HTTP/1.") => Ok(()),
+            Ok(head) => {
+                let why = format!("answered GET {path} with {:?}, not HTTP", String::from_utf8_lossy(&head));
+                Err(self.failure(&why))
+            }
+            Err(e) => Err(self.failure(&format!("did not answer GET {path} ({e})"))),
+        }
+    }
+
+    /// `Err` with the failure if the command has ended, `when` saying at which step.
+    fn check_running(&mut self, when: &str) -> Result<(), String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => {
+                let why = match status.code() {
+                    Some(code) => format!("exited with code {code} {when}"),
+                    None => format!("ended ({status}) {when}"),
+                };
+                Err(self.failure(&why))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Stops it and says why, with its last output: `command `...` exited with code 3 before
+    /// listening on 127.0.0.1:PORT; its last output: a | b`.
+    fn failure(&mut self, why: &str) -> String {
         self.stop();
         // The readers end at the end of the output; a grandchild holding the pipe must not
         // hold the error, hence the bound.
@@ -148,11 +199,7 @@ impl Started {
             true => "it printed nothing".to_string(),
             false => format!("its last output: {}", lines.join(" | ")),
         };
-        let port = self.port;
-        match why.starts_with("did not listen") {
-            true => format!("command `{command}` {why}; {output}"),
-            false => format!("command `{command}` {why} before listening on 127.0.0.1:{port}; {output}"),
-        }
+        format!("command `{}` {why}; {output}", self.command)
     }
 
     /// SIGTERM to the group, up to [`STOP_GRACE`] for every process in it to exit, then
@@ -186,22 +233,51 @@ impl Drop for Started {
     }
 }
 
+/// How many processes are in `group`, from `/proc`; `None` where it cannot be read.
+fn group_size(group: Pid) -> Option<usize> {
+    let group = group.as_raw_nonzero().get().to_string();
+    let entries = std::fs::read_dir("/proc").ok()?;
+    let in_group = |stat: &str| {
+        // `pid (name) state ppid pgrp ...`: the name may hold spaces and parentheses, so the
+        // fields are counted after its last `)`.
+        stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(2)) == Some(group.as_str())
+    };
+    let count = entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| in_group(stat))
+        .count();
+    Some(count)
+}
+
 /// Runs the workload against `url` (the full URL, path included).
-fn bench_row(workload: &Workload, url: String, config: Config, server: String) -> Result<Row, String> {
+pub(super) fn bench_row(
+    workload: &Workload,
+    url: String,
+    config: Config,
+    server: String,
+) -> Result<Row, String> {
     let bench_config = BenchConfig {
         connections: workload.connections,
         stop: Stop::Duration(workload.duration),
         progress: if workload.progress { Progress::Stderr } else { Progress::Quiet },
-        label: Some(format!("{server} · {config} · {} conns", workload.connections)),
+        label: Some(format!(
+            "{} · {} conns",
+            super::servers::label(&server, config.setup),
+            workload.connections
+        )),
         ..BenchConfig::new(url)
     };
     let report = bench::run(&bench_config).map_err(|e| e.to_string())?;
     Ok(Row { config, server: Some(server), report })
 }
 
-/// Starts `template` for `threads`, runs the workload at the workload's path, stops it.
+/// Starts `template` for `threads`, waits until it answers the workload's path, runs the
+/// workload, stops it.
 pub fn measure_command(workload: &Workload, template: &str, threads: usize) -> Result<Row, String> {
-    let started = Started::start(template, threads)?;
+    let mut started = Started::start(template, threads)?;
+    started.ready(1, &workload.path)?;
     let url = format!("http://127.0.0.1:{}{}", started.port, workload.path);
     let row = bench_row(workload, url, Config::from(Setup::Threads(threads)), name(template));
     drop(started); // stopped before the next row starts; also on an error, by the guard
