@@ -8,9 +8,13 @@
 //! quick).
 
 mod common;
+#[path = "02_environ/python.rs"]
+mod python;
+mod python_side;
 
 use common::{OrExit, body, exchange, heading, start, verdict};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use wsgi_lab::apps::{demo_app, query_value};
 use wsgi_lab::util::to_utf8;
 use wsgi_lab::{Environ, Mode, Options};
@@ -87,7 +91,7 @@ const WHOSE: [(&str, &str, &str, &str); 11] = [
     ("the process's environment (PATH, HOME...)", "copied in", "not there", "not there, as waitress"),
     ("REMOTE_HOST", "'' (or a name)", "= REMOTE_ADDR", "absent (ours)"),
     ("REMOTE_PORT", "absent", "the client's port", "the client's port, as waitress"),
-    ("REQUEST_URI", "absent", "absent", "the target as sent (ours)"),
+    ("REQUEST_URI", "absent", "the target as sent", "the target as sent, as waitress"),
     ("GATEWAY_INTERFACE", "'CGI/1.1'", "absent", "'CGI/1.1', as wsgiref"),
     ("the response's HTTP version", "HTTP/1.0", "the request's", "the request's, as waitress"),
 ];
@@ -106,7 +110,7 @@ fn whose_rules(environ: &BTreeMap<String, String>) {
     println!("into '_' before it makes the key, so X_Auth_User and X-Auth-User land on one key. waitress");
     println!("drops names with '_' (since 1.0, 2016, for the spoofing reason above). wsgi-lab takes");
     println!("waitress's side on headers and on what is absent, keeps wsgiref's GATEWAY_INTERFACE, and");
-    println!("adds REQUEST_URI (CherryPy's cheroot sets it too; PEP 3333 does not ask for it).");
+    println!("sets REQUEST_URI as waitress does (PEP 3333 does not ask for it).");
     println!();
     verdict(
         environ.get("wsgi.version").map(String::as_str) == Some("(1, 0)"),
@@ -123,6 +127,20 @@ fn whose_rules(environ: &BTreeMap<String, String>) {
     );
 }
 
+/// The GET of the lesson, to the server at `addr`: the same bytes to wsgi-lab, wsgiref and
+/// waitress but for the Host line.
+fn the_get(addr: SocketAddr) -> String {
+    format!(
+        "GET /caf%C3%A9?name=Ada+L%C3%B6&lang=en HTTP/1.1\r\n\
+         Host: {addr}\r\n\
+         User-Agent: lesson-02\r\n\
+         X-Tag: one\r\n\
+         X-Tag: two\r\n\
+         X_Auth_User: admin\r\n\
+         Connection: close\r\n\r\n"
+    )
+}
+
 fn main() {
     println!("Lesson 2: the environ");
     println!("=====================");
@@ -132,15 +150,7 @@ fn main() {
     let addr = running.addr();
 
     heading("A GET request, chosen to show each rule");
-    let request = format!(
-        "GET /caf%C3%A9?name=Ada+L%C3%B6&lang=en HTTP/1.1\r\n\
-         Host: {addr}\r\n\
-         User-Agent: lesson-02\r\n\
-         X-Tag: one\r\n\
-         X-Tag: two\r\n\
-         X_Auth_User: admin\r\n\
-         Connection: close\r\n\r\n"
-    );
+    let request = the_get(addr);
     for line in request.trim_end().lines() {
         println!("  > {line}");
     }
@@ -299,6 +309,11 @@ fn main() {
     );
 
     whose_rules(&environ);
+    // Started after ours has answered, so the Python side is left out cleanly when it is off.
+    if let Some(python) = python_side::enabled() {
+        let ours = python::Built::new("wsgi-lab", &response, environ.clone());
+        python::beside(&python, &ours, the_get, &WHOSE);
+    }
 
     running.stop().or_exit("the server did not stop cleanly");
     println!("\nserver stopped.");

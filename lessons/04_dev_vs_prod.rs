@@ -14,14 +14,20 @@
 //! (`--no-python` leaves it out), the tutorial's Flask app also runs on the real Werkzeug,
 //! debugger off (`04_dev_vs_prod/werkzeug.rs`).
 
+#[path = "04_dev_vs_prod/answer.rs"]
+mod answer;
 mod common;
 mod python_side;
+#[path = "04_dev_vs_prod/slow_clients.rs"]
+mod slow_clients;
 #[path = "04_dev_vs_prod/werkzeug.rs"]
 mod werkzeug;
 
+use answer::{Answer, get};
+use slow_clients::{half_head, stuck_body};
+
 use common::{OrExit, heading, quick, secs, verdict};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wsgi_lab::router::{Request, Response, Router};
@@ -117,102 +123,6 @@ fn launch(mode: &str, header_timeout: Duration, dev_log: Arc<Mutex<Vec<String>>>
         let stop = move || running.stop().or_exit("the server did not stop cleanly");
         Launched { addr, stop: Box::new(stop), banner: String::new() }
     }
-}
-
-/// What one server answered to one request.
-struct Answer {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-fn get(addr: SocketAddr, path: &str) -> Answer {
-    let response = common::get(addr, path);
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    Answer { status: common::status(&response), head: head.to_string(), body: body.to_string() }
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head
-            .lines()
-            .filter_map(|l| l.split_once(": "))
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    }
-
-    /// Where the debug page says the app panicked: its `<p class="where">` line.
-    fn panic_place(&self) -> Option<&str> {
-        let line = self.body.split("<p class=\"where\">").nth(1)?.split("</p>").next()?;
-        Some(line.trim_start_matches("at ").trim_start_matches("<code>").trim_end_matches("</code>"))
-    }
-
-    /// One line that says what came back.
-    fn summary(&self) -> String {
-        let kind = self.header("content-type").unwrap_or("no Content-Type");
-        let first = if kind.starts_with("text/html") && self.body.contains("<pre class=\"message\">") {
-            // The dev server's debug page: the panic message is in its first <pre>.
-            let message =
-                self.body.split("<pre class=\"message\">").nth(1).and_then(|p| p.split("</pre>").next());
-            format!("HTML page, its <pre>: {:?}", message.unwrap_or(""))
-        } else {
-            format!("{:?}", self.body.lines().next().unwrap_or(""))
-        };
-        format!("{} ({kind}) {first}", self.status)
-    }
-}
-
-/// Sends half a request head (no blank line after it) and waits up to `hold` for the server to
-/// answer or close. Returns the status the server sent, if any, and when the connection ended;
-/// `None` as the time means it was still open at `hold`, and the client closed it.
-fn half_head(addr: SocketAddr, hold: Duration) -> (Option<u16>, Option<Duration>) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    let started = Instant::now();
-    let _ = stream.write_all(format!("GET / HTTP/1.1\r\nHost: {addr}\r\n").as_bytes());
-    let _ = stream.set_read_timeout(Some(hold));
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => answer.extend_from_slice(&buf[..n]),
-            // A reset also ends the connection: what matters is that the server ended it.
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(_) => return (None, None), // still open at `hold`: dropping the stream closes it
-        }
-    }
-    let status = common::status(&String::from_utf8_lossy(&answer));
-    ((status != 0).then_some(status), Some(started.elapsed()))
-}
-
-/// Declares a body of [`DECLARED`] bytes and sends 3 of them; `lead` later, times a `GET /` from
-/// another client. The slow client gives up after `hold`. Returns the status, how long the
-/// `GET /` took, and how many dev request threads were running as it was sent.
-fn stuck_body(addr: SocketAddr, hold: Duration, lead: Duration) -> (u16, Duration, usize) {
-    let mut slow = TcpStream::connect(addr).expect("connect");
-    let _ = slow.write_all(
-        format!("POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {DECLARED}\r\n\r\nabc").as_bytes(),
-    );
-    // The slow client goes away after `hold`, whatever happens: that bounds the demonstration.
-    let giving_up = std::thread::spawn(move || {
-        std::thread::sleep(hold);
-        drop(slow);
-    });
-    std::thread::sleep(lead);
-    let threads = request_threads();
-    let (response, took) = common::timed(|| common::get(addr, "/"));
-    let _ = giving_up.join();
-    (common::status(&response), took, threads)
-}
-
-/// How many of this process's threads are the dev server's request threads (named
-/// `dev-request`): read from `/proc/self/task/*/comm`, as `ps -L` shows them.
-fn request_threads() -> usize {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
-    tasks
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .filter(|name| name.trim() == "dev-request")
-        .count()
 }
 
 /// Seconds with three decimals, for waits that may be a millisecond.

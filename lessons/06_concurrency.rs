@@ -5,16 +5,23 @@
 //! again. The servers here serve the `sleep` app (`GET /?ms=d` sleeps d milliseconds, the
 //! stand-in for a database call); N clients hit each at the same moment. The predictions: one
 //! thread needs N × d, a pool of T workers ⌈N / T⌉ × d, in ⌈N / T⌉ waves of T responses.
+//! With the Python environment (`--no-python` to leave it out), the real waitress gets the same
+//! requests with `threads=1` and `threads=T`, and the same verdicts
+//! (`lessons/06_concurrency/waitress.rs`).
 //!
 //! Run it with `cargo run --release --bin lesson-06-concurrency`; the page is
 //! `lessons/06_concurrency.md`. `tests/lessons_concurrency.rs` loads this file too, to run
 //! [`measure`] and [`judge`] against a pool whose label lies about its size.
 
 mod common;
+mod python_side;
+#[path = "06_concurrency/waitress.rs"]
+mod waitress;
 
-use common::{body, flag, heading, secs, status};
+use common::{OrExit, body, flag, heading, secs, status};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::sync::{Arc, Barrier, mpsc};
 use std::time::{Duration, Instant};
 use wsgi_lab::server::default_threads;
@@ -113,6 +120,16 @@ pub fn measure(setups: &[Setup], n: usize, d: Duration) -> Vec<Measured> {
         .iter()
         .map(|s| common::start(apps::sleep, s.mode, Options { threads: s.threads, ..Options::default() }))
         .collect();
+    let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr()).collect();
+    let measured = fire(setups, &addrs, n, d);
+    drop(servers);
+    measured
+}
+
+/// Fires `n` requests of `d` at each address (the server of the setup at the same index) at
+/// the same moment, and returns when each response arrived, sorted, one [`Measured`] per
+/// server. Any server will do: the lesson's own, or waitress (`06_concurrency/waitress.rs`).
+pub fn fire(setups: &[Setup], addrs: &[SocketAddr], n: usize, d: Duration) -> Vec<Measured> {
     let labels: Vec<&str> = setups.iter().map(|s| s.label.as_str()).collect();
     let show = Show::new(n as u64, &labels);
     if matches!(show, Show::Lines) {
@@ -125,8 +142,7 @@ pub fn measure(setups: &[Setup], n: usize, d: Duration) -> Vec<Measured> {
     let path = format!("/?ms={}", d.as_millis());
     let expected = format!("slept {} ms", d.as_millis());
     let mut clients = Vec::new();
-    for (index, server) in servers.iter().enumerate() {
-        let addr = server.addr();
+    for (index, &addr) in addrs.iter().enumerate() {
         for _ in 0..n {
             let (tx, barrier, path, expected) =
                 (tx.clone(), Arc::clone(&barrier), path.clone(), expected.clone());
@@ -155,7 +171,6 @@ pub fn measure(setups: &[Setup], n: usize, d: Duration) -> Vec<Measured> {
     for client in clients {
         let _ = client.join();
     }
-    drop(servers);
     for m in &mut measured {
         m.arrivals.sort();
     }
@@ -248,7 +263,7 @@ fn main() {
         flag("--threads").map_or(if quick { 3 } else { default_threads() }, |t| t as usize).clamp(1, 64);
     let d = Duration::from_millis(ms);
 
-    let setups = [
+    let mut setups = vec![
         Setup { label: "single-threaded".into(), mode: Mode::Single, threads: 1, claimed: 1 },
         Setup { label: "pool of 1".into(), mode: Mode::Pool, threads: 1, claimed: 1 },
         Setup { label: format!("pool of {threads}"), mode: Mode::Pool, threads, claimed: threads },
@@ -258,14 +273,25 @@ fn main() {
     println!("{title}\n{}", "=".repeat(title.chars().count()));
     println!("{n} requests GET /?ms={ms} (the sleep app: each waits {ms} ms, like a slow database call),");
     println!("fired at the same moment at three servers started side by side:");
-    println!("  {:<17} Mode::Single, wsgiref's make_server: one request at a time", "single-threaded");
-    println!("  {:<17} Mode::Pool, the tutorial's serve(app, threads=1): one at a time too", "pool of 1");
+    println!("  {:<18} Mode::Single, wsgiref's make_server: one request at a time", "single-threaded");
+    println!("  {:<18} Mode::Pool, the tutorial's serve(app, threads=1): one at a time too", "pool of 1");
     println!(
-        "  {:<17} Mode::Pool, waitress's serve(app, threads={threads}): {threads} at a time",
+        "  {:<18} Mode::Pool, waitress's serve(app, threads={threads}): {threads} at a time",
         setups[2].label
     );
     if !quick && flag("--threads").is_none() {
         println!("  ({threads} = default_threads() = 2 × cores + 1 on this machine; lesson 7 says why)");
+    }
+    // The tutorial's threads=1 is a claim about waitress: the real one gets the same requests.
+    let python = python_side::enabled();
+    if python.is_some() {
+        setups.extend(waitress::setups(threads));
+        println!("then at the real waitress (the Python environment), the same way, two servers:");
+        println!(
+            "  {:<18} waitress-serve --threads=1: the tutorial's own server, one at a time",
+            setups[3].label
+        );
+        println!("  {:<18} waitress-serve --threads={threads}: {threads} at a time", setups[4].label);
     }
 
     heading("Predictions");
@@ -277,7 +303,7 @@ fn main() {
             format!("{:<18} = ⌈{n} / {t}⌉ × {ms} ms = {waves} × {ms} ms", "⌈N / threads⌉ × d")
         };
         println!(
-            "{:<17} {arithmetic} = {}, in {}",
+            "{:<18} {arithmetic} = {}, in {}",
             setup.label,
             secs(predicted(setup, n, d)),
             describe_waves(&predicted_waves(n, t))
@@ -285,17 +311,26 @@ fn main() {
     }
 
     heading("Firing");
-    let measured = measure(&setups, n, d);
+    let mut measured = measure(&setups[..3], n, d);
+    let mut queues = Vec::new();
+    if let Some(python) = &python {
+        println!("\nThen waitress, in examples/python, with the environment's waitress-serve:");
+        let runs = waitress::measure(python, &setups[3..], n, d).or_exit("cannot run waitress-serve");
+        for run in runs {
+            measured.push(run.measured);
+            queues.push(run.deepest_queue);
+        }
+    }
 
     heading("Measured");
     println!(
-        "{:<17} {:>9} {:>10} {:>10} {:>6}  waves",
+        "{:<18} {:>9} {:>10} {:>10} {:>6}  waves",
         "server", "answered", "wall time", "predicted", "ratio"
     );
     for (setup, m) in setups.iter().zip(&measured) {
         let expected = predicted(setup, n, d);
         println!(
-            "{:<17} {:>9} {:>10} {:>10} {:>6.2}  {}",
+            "{:<18} {:>9} {:>10} {:>10} {:>6.2}  {}",
             setup.label,
             format!("{}/{n}", m.arrivals.len()),
             secs(m.wall()),
@@ -307,7 +342,7 @@ fn main() {
     println!("\nWhen each response arrived (seconds after the start):");
     for (setup, m) in setups.iter().zip(&measured) {
         let list: Vec<String> = m.arrivals.iter().map(|d| format!("{:.2}", d.as_secs_f64())).collect();
-        println!("  {:<17} {}", setup.label, list.join(" "));
+        println!("  {:<18} {}", setup.label, list.join(" "));
     }
     println!("A wave is the responses that arrive together: a new one starts when a response comes more");
     println!(
@@ -315,6 +350,12 @@ fn main() {
         ms / 2
     );
     println!("apart, and so does the pool of 1; the pool of {threads} answers {threads} per wave.");
+    if python.is_some() {
+        println!(
+            "The waitress rows read the same way: threads=1 one per wave, threads={threads} {threads} per wave."
+        );
+        waitress::describe_queues(&setups[3..], &queues, n);
+    }
 
     heading("Verdict");
     for (setup, m) in setups.iter().zip(&measured) {
@@ -322,20 +363,11 @@ fn main() {
             println!("{line}");
         }
     }
-    let (single, pool) = (measured[0].wall().as_secs_f64(), measured[2].wall().as_secs_f64());
-    let speedup = single / pool.max(1e-9);
-    let predicted_speedup = n as f64 / n.div_ceil(threads) as f64;
-    let ratio = speedup / predicted_speedup;
-    // Both times are within 1.00–1.15 × of their predictions, so their ratio is within 1 / 1.15–1.15.
-    let window = (1.0 / WITHIN.1, WITHIN.1);
-    common::check(
-        (window.0..=window.1).contains(&ratio),
-        &format!(
-            "the pool of {threads} finished {speedup:.1}× sooner than one thread, predicted N / ⌈N / threads⌉ = \
-             {predicted_speedup:.1}× (ratio {ratio:.2}, within {:.2}–{:.2})",
-            window.0, window.1
-        ),
-    );
+    speedup(&format!("the pool of {threads}"), "one thread", &measured[0], &measured[2], n, threads);
+    if python.is_some() {
+        let (one, many) = (&setups[3].label, &setups[4].label);
+        speedup(many, one, &measured[3], &measured[4], n, threads);
+    }
     let failures: usize = measured.iter().map(|m| m.failures).sum();
     let total = setups.len() * n;
     if failures == 0 {
@@ -344,4 +376,21 @@ fn main() {
         println!("NOT AS PREDICTED: {failures} of {total} responses were not 200 \"slept {ms} ms\"");
     }
     println!("\nServers stopped.");
+}
+
+/// The verdict on how much sooner `pool` (with `threads`) finished than `one` (one thread).
+fn speedup(pool_label: &str, one_label: &str, one: &Measured, pool: &Measured, n: usize, threads: usize) {
+    let speedup = one.wall().as_secs_f64() / pool.wall().as_secs_f64().max(1e-9);
+    let predicted_speedup = n as f64 / n.div_ceil(threads) as f64;
+    let ratio = speedup / predicted_speedup;
+    // Both times are within 1.00–1.15 × of their predictions, so their ratio is within 1 / 1.15–1.15.
+    let window = (1.0 / WITHIN.1, WITHIN.1);
+    common::check(
+        (window.0..=window.1).contains(&ratio),
+        &format!(
+            "{pool_label} finished {speedup:.1}× sooner than {one_label}, predicted N / ⌈N / threads⌉ = \
+             {predicted_speedup:.1}× (ratio {ratio:.2}, within {:.2}–{:.2})",
+            window.0, window.1
+        ),
+    );
 }

@@ -5,12 +5,17 @@
 //! between computing and waiting on I/O. This lesson measures the two halves of that picture
 //! with the lab bench: work that waits (the `sleep` app) scales with workers, as Little's law
 //! says; work that computes (the `cpu` app) stops scaling at the number of cores. Then it shows
-//! what Python's GIL changes, with a lock that plays the GIL's part.
+//! what Python's GIL changes, with a lock that plays the GIL's part, and then (section 4, when
+//! the Python environment is there) the GIL itself: waitress's threads against gunicorn's
+//! worker processes and ours, on the same two apps.
 //!
 //! Run it with `cargo run --release --bin lesson-07-workers-formula`; the page is
 //! `lessons/07_workers_formula.md`.
 
 mod common;
+#[path = "07_workers_formula/python.rs"]
+mod python;
+mod python_side;
 
 use common::heading;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -62,6 +67,18 @@ fn calibrate() -> (u64, Duration) {
 /// wanted a core, on average. Above the number of cores, the lesson's servers share them.
 fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// Other programs computing at the same time take cores from the servers: the likeliest reason
+/// for a CPU row to miss, so say so when one did and the load average (read before the sweep)
+/// was high.
+fn explain_miss(cpu_ok: bool, load_before: Option<f64>, cores: usize) {
+    if let Some(load) = load_before.filter(|&load| !cpu_ok && load > 0.75 * cores as f64) {
+        println!(
+            "(The load average was {load:.1} on {cores} cores before this sweep: other programs, or a run"
+        );
+        println!(" that just ended, were computing, so fewer cores were free than the prediction assumes.)");
+    }
 }
 
 fn main() {
@@ -207,14 +224,7 @@ fn main() {
         ),
     );
 
-    // Other programs computing at the same time take cores from the servers: the likeliest
-    // reason for a CPU row to miss, so say so when one does.
-    if let Some(load) = load_before.filter(|&load| !cpu_ok && load > 0.75 * c) {
-        println!(
-            "(The load average was {load:.1} on {cores} cores before this sweep: other programs, or a run"
-        );
-        println!(" that just ended, were computing, so fewer cores were free than the prediction assumes.)");
-    }
+    explain_miss(cpu_ok, load_before, cores);
     all_ok &= cpu_ok;
 
     heading("3. What Python's GIL changes");
@@ -228,6 +238,21 @@ fn main() {
         "on all {cores} cores at once, which is why CPU work here scales to the core count, and no further."
     );
     println!("(CPython 3.13 and later also come in an optional free-threaded build without the GIL.)");
+
+    // The real servers, when the environment is there: the GIL itself rather than a stand-in.
+    if let Some(python) = python_side::enabled() {
+        let load_before = load_average();
+        match python::the_gil_measured(&python, quick, cores, n, connections) {
+            Ok((sleep_ok, cpu_ok)) => {
+                explain_miss(cpu_ok, load_before, cores);
+                all_ok &= sleep_ok && cpu_ok;
+            }
+            Err(why) => {
+                println!("(Python side: not run: {why})");
+                all_ok = false;
+            }
+        }
+    }
 
     println!("\nServers stopped.{}", if all_ok { "" } else { " Some claims were NOT AS PREDICTED." });
 }

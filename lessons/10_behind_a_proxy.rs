@@ -3,13 +3,19 @@
 //! Runs a real nginx when one is installed, else a minimal proxy of its own. See
 //! `lessons/10_behind_a_proxy.md`.
 //!
+//! With the Python environment, the real `waitress-serve` shows where waitress listens when not
+//! told: 0.0.0.0 (`lessons/10_behind_a_proxy/waitress.rs`; `--no-python` leaves it out).
+//!
 //! `cargo run --release --bin lesson-10-behind-a-proxy` (`--quick` is accepted, the lesson is
 //! quick anyway; `--built-in-proxy` uses the lesson's own proxy even when nginx is installed).
 
 mod common;
 
 use common::OrExit;
+mod python_side;
 mod reverse_proxy;
+#[path = "10_behind_a_proxy/waitress.rs"]
+mod waitress;
 
 use reverse_proxy::{MiniProxy, Nginx, Proxy, find_nginx};
 use serde_json::Value;
@@ -25,6 +31,10 @@ const SPOOFED: &str = "203.0.113.9";
 fn main() {
     println!("Lesson 10: behind a proxy");
     let ports = binding();
+    // waitress's own default address, shown the same way (`--no-python` leaves it out).
+    if let Some(python) = python_side::enabled() {
+        waitress::default_address(&python);
+    }
     user(&ports);
     behind_a_proxy();
 }

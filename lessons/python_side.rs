@@ -117,6 +117,22 @@ impl PythonServer {
     pub fn log(&self) -> Vec<String> {
         self.output.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    /// The first line of the log that contains `needle`, waiting up to `within` for it. (The
+    /// line [`start`](Self::start) saw reaches the log a moment after `start` returns: the
+    /// reader threads pass each line on before they store it.)
+    pub fn line_with(&self, needle: &str, within: Duration) -> Option<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(line) = self.log().into_iter().find(|l| l.contains(needle)) {
+                return Some(line);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
 }
 
 impl Drop for PythonServer {
@@ -137,11 +153,13 @@ impl Drop for PythonServer {
 
 /// The port in the line where a server says its address: wsgiref's example prints
 /// `serving on port 5000...`, waitress `Serving on http://127.0.0.1:50100`, Werkzeug
-/// ` * Running on http://127.0.0.1:5000`.
+/// ` * Running on http://127.0.0.1:5000`; `waitress-serve` without `--host` says
+/// `Serving on http://0.0.0.0:8080` (lesson 10 starts it so).
 fn port_in(line: &str) -> Option<u16> {
     let after = line
         .split_once("serving on port ")
         .or_else(|| line.split_once("http://127.0.0.1:"))
+        .or_else(|| line.split_once("http://0.0.0.0:"))
         .map(|(_, rest)| rest)?;
     after.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok().filter(|&p| p != 0)
 }

@@ -3,6 +3,7 @@
 //! running.
 
 mod lab;
+mod panic_tally;
 mod python;
 mod serve;
 

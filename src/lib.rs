@@ -152,6 +152,8 @@
 //! | [`testing`] | calling an app with no socket | wsgiref's in-memory handler |
 //! | [`log`] | the access log | `WSGIRequestHandler.log_message` |
 //! | [`lab`] | `bench` (load generator with a fairness report), `compare`, `watch` (live view) | wrk, htop |
+//! | [`panics`] | an app's panic reported once, with its place | the traceback in the server's log |
+//! | [`python`] | the real Python beside the twin: the pinned environment under `target/python` | waitress, Werkzeug, gunicorn |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -124,8 +124,11 @@ fn lesson_01_shows_the_bytes_the_app_and_the_server_wrote() {
 
 #[test]
 fn lesson_02_shows_the_environ_and_its_rules() {
+    // The Python side (wsgiref and waitress building the same environ) needs the environment:
+    // made here if missing, never skipped.
+    Python::setup(false).expect("the Python environment (wsgi-lab python setup)");
     let run = run(env!("CARGO_BIN_EXE_lesson-02-environ"));
-    run.all_ok(12);
+    run.all_ok(15);
     // demo_app's page, as served.
     run.has("  | Hello world!");
     run.has("  | wsgi.version = '(1, 0)'");
@@ -157,6 +160,32 @@ fn lesson_02_shows_the_environ_and_its_rules() {
     run.has("the response's HTTP version                HTTP/1.0           the request's");
     run.has("OK: wsgi.version is (1, 0), as PEP 3333 requires of every server");
     run.has("OK: none of this process's environment variables is in the environ");
+    // The Python side: each key that differs, on its own line naming every server.
+    run.has("The same GET to the real servers: wsgiref and waitress");
+    run.has("  HTTP_X_AUTH_USER: wsgiref 'admin'; waitress absent; wsgi-lab absent");
+    run.has("  HTTP_X_TAG: wsgiref 'one,two'; waitress 'one, two'; wsgi-lab 'one, two'");
+    run.has("  CONTENT_TYPE: wsgiref 'text/plain'; waitress absent; wsgi-lab absent");
+    run.has("  CONTENT_LENGTH: wsgiref ''; waitress absent; wsgi-lab absent");
+    run.has("  GATEWAY_INTERFACE: wsgiref 'CGI/1.1'; waitress absent; wsgi-lab 'CGI/1.1'");
+    run.has("  REMOTE_PORT: wsgiref absent; waitress set; wsgi-lab set");
+    run.has("  the response's status line: wsgiref HTTP/1.0; waitress HTTP/1.1; wsgi-lab HTTP/1.1");
+    let copied = run.line("  the process's environment: wsgiref ");
+    assert!(copied.ends_with(" keys (PATH, HOME...); waitress none; wsgi-lab none"), "{copied}");
+    // wsgiref copies the environment it was started with: at least PATH and python_side's PORT.
+    let count: usize = copied["  the process's environment: wsgiref ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {copied:?}"));
+    assert!(count >= 2, "{copied}");
+    // The keys that agree are not listed: one value in all three.
+    assert!(!run.stdout.contains("  REQUEST_METHOD: "), "{}", run.stdout);
+    // The measured table, in the table's words, and the verdicts that compare the two.
+    run.has("  a header name with '_' (X_Auth_User)       HTTP_X_AUTH_USER   dropped            dropped\n");
+    run.has("  REQUEST_URI                                absent             the target as sent the target as sent\n");
+    for server in ["wsgiref", "waitress", "wsgi-lab"] {
+        run.has(&format!("OK: the table's {server} column is what {server} built: 11 of 11 rules"));
+    }
 }
 
 #[test]

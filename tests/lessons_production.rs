@@ -178,11 +178,13 @@ fn check_lesson_10(output: &str) {
     );
     let every = line(output, "OK: 0.0.0.0: reports");
     assert!(every.ends_with("answered 200 at 127.0.0.1 and at 127.0.0.2: every address"), "{every}");
-    let asked: Vec<&str> = output.lines().filter(|l| l.starts_with("  GET / at 127.0.0.")).collect();
+    let ours = &output[..output.find("\n1b. ").expect("section 1b, waitress")];
+    let asked: Vec<&str> = ours.lines().filter(|l| l.starts_with("  GET / at 127.0.0.")).collect();
     assert_eq!(asked.len(), 4, "two servers, two addresses each: {asked:?}");
     assert!(asked[0].ends_with("answered 200") && asked[1].contains("connection refused"), "{asked:?}");
     assert!(asked[2].ends_with("answered 200") && asked[3].ends_with("answered 200"), "{asked:?}");
     assert!(asked[1].starts_with("  GET / at 127.0.0.2:") && asked[3].starts_with("  GET / at 127.0.0.2:"));
+    check_waitress_default_address(output);
     assert!(line(output, "effective user id: ").contains("/proc/self/status"), "{output}");
 
     // (a) through the proxy: the proxy's appended entry is REMOTE_ADDR, the prefix is split.
@@ -209,8 +211,47 @@ fn check_lesson_10(output: &str) {
     assert!(!output.contains("NOT AS PREDICTED"), "{output}");
 }
 
+/// Lesson 10's section 1b: the real `waitress-serve` without `--host` answers at 127.0.0.2 too
+/// (it bound 0.0.0.0, its default), with `--host=127.0.0.1` it is refused there; each verdict
+/// agrees with the lines above it, and the 0.0.0.0 server was stopped within seconds.
+fn check_waitress_default_address(output: &str) {
+    let section = &output[output.find("\n1b. ").expect("section 1b")..];
+    let section = &section[..section.find("\n2. ").expect("section 2")];
+    let said: Vec<&str> = section.lines().filter(|l| l.starts_with("  waitress said: ")).collect();
+    assert_eq!(said.len(), 2, "{section}");
+    assert!(said[0].contains("Serving on http://0.0.0.0:"), "{section}");
+    assert!(said[1].contains("Serving on http://127.0.0.1:"), "{section}");
+    let asked: Vec<&str> = section.lines().filter(|l| l.starts_with("  GET / at 127.0.0.")).collect();
+    assert_eq!(asked.len(), 4, "two waitress servers, two addresses each: {asked:?}");
+    assert!(asked[0].starts_with("  GET / at 127.0.0.1:") && asked[0].ends_with("answered 200"), "{asked:?}");
+    assert!(asked[1].starts_with("  GET / at 127.0.0.2:") && asked[1].ends_with("answered 200"), "{asked:?}");
+    assert!(asked[2].starts_with("  GET / at 127.0.0.1:") && asked[2].ends_with("answered 200"), "{asked:?}");
+    assert!(
+        asked[3].starts_with("  GET / at 127.0.0.2:") && asked[3].contains("connection refused"),
+        "{asked:?}"
+    );
+    // Each server was asked on the port it said.
+    let port = |l: &str| l.rsplit(':').next().unwrap().split(' ').next().unwrap().to_string();
+    assert_eq!(port(said[0]), port(asked[0].split(" → ").next().unwrap()), "{section}");
+    assert_eq!(port(said[1]), port(asked[3].split(" → ").next().unwrap()), "{section}");
+    // The server on every interface was open for a moment only.
+    for stopped in section.lines().filter(|l| l.starts_with("  stopped ")) {
+        assert!(numbers(stopped)[0] < 5.0, "{stopped}");
+    }
+    line(section, "difference: waitress-serve binds 0.0.0.0 unless told otherwise; wsgi-lab");
+    // The verdicts say what the lines above measured.
+    let every = line(section, "OK: waitress-serve without --host said \"Serving on http://0.0.0.0:");
+    assert!(every.ends_with("answered 200 at 127.0.0.1 and 200 at 127.0.0.2: every address, its default"));
+    assert!(every.contains(&format!("0.0.0.0:{}\"", port(said[0]))), "{every}");
+    let one = line(section, "OK: waitress-serve --host=127.0.0.1 said \"Serving on http://127.0.0.1:");
+    assert!(one.ends_with("answered 200 at 127.0.0.1 and connection refused at 127.0.0.2: one address only"));
+}
+
 #[test]
 fn lesson_10_the_app_behind_a_proxy_sees_the_proxys_view() {
+    // The lesson's Python side (waitress-serve) needs the environment: made here if missing,
+    // never skipped.
+    wsgi_lab::python::Python::setup(false).expect("the Python environment (wsgi-lab python setup)");
     let binary = env!("CARGO_BIN_EXE_lesson-10-behind-a-proxy");
     let output = run(binary, &["--quick"]);
     let proxy = line(&output, "proxy: ");

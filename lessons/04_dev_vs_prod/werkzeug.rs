@@ -4,7 +4,8 @@
 
 use super::common::{self, OrExit, heading, secs, verdict};
 use super::python_side::{Python, PythonServer};
-use super::{PANIC_MESSAGE, half_head, precise};
+use super::slow_clients::half_head;
+use super::{PANIC_MESSAGE, precise};
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

@@ -3,8 +3,9 @@
 //! tiny_http's; a thread per connection with no limit and no body limit are Werkzeug's.
 
 use super::common::{self, OrExit, heading, verdict};
+use super::probe::{probe, read_until_close};
 use super::python_side::{Python, PythonServer};
-use super::{HUGE, length_with_chunked, probe, twice_length};
+use super::{HUGE, length_with_chunked, twice_length};
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -159,7 +160,7 @@ fn body_limit(werkzeug: &PythonServer, patience: Duration) {
     let mut stream = TcpStream::connect(werkzeug.addr()).expect("connect");
     let started = Instant::now();
     stream.write_all(format!("{HUGE}abc").as_bytes()).expect("send the probe");
-    let waiting = super::read_until_close(&mut stream, started, patience);
+    let waiting = read_until_close(&mut stream, started, patience);
     let rss_during = rss();
     drop(stream);
     let requests = logged_since(werkzeug, from);

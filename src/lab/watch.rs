@@ -3,7 +3,7 @@
 //! or busy with which request for how long).
 //!
 //! Every frame comes from one [`Snapshot`], whose totals add up. On a terminal it redraws ten
-//! times a second in place (see [`redraw`]) and fits the terminal's height (idle workers that
+//! times a second in place (see `redraw`) and fits the terminal's height (idle workers that
 //! do not fit collapse into one line); elsewhere (a pipe, CI) it prints the totals as one plain
 //! line each second in which they changed, and a summary when the server stops.
 
