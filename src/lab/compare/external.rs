@@ -252,21 +252,19 @@ fn group_size(group: Pid) -> Option<usize> {
 }
 
 /// Runs the workload against `url` (the full URL, path included).
+/// `label` names the row on the progress bar.
 pub(super) fn bench_row(
     workload: &Workload,
     url: String,
     config: Config,
     server: String,
+    label: &str,
 ) -> Result<Row, String> {
     let bench_config = BenchConfig {
         connections: workload.connections,
         stop: Stop::Duration(workload.duration),
         progress: if workload.progress { Progress::Stderr } else { Progress::Quiet },
-        label: Some(format!(
-            "{} · {} conns",
-            super::servers::label(&server, config.setup),
-            workload.connections
-        )),
+        label: Some(format!("{label} · {} conns", workload.connections)),
         ..BenchConfig::new(url)
     };
     let report = bench::run(&bench_config).map_err(|e| e.to_string())?;
@@ -279,7 +277,9 @@ pub fn measure_command(workload: &Workload, template: &str, threads: usize) -> R
     let mut started = Started::start(template, threads)?;
     started.ready(1, &workload.path)?;
     let url = format!("http://127.0.0.1:{}{}", started.port, workload.path);
-    let row = bench_row(workload, url, Config::from(Setup::Threads(threads)), name(template));
+    let (server, setup) = (name(template), Setup::Threads(threads));
+    let label = format!("{server}, {setup}");
+    let row = bench_row(workload, url, Config::from(setup), server, &label);
     drop(started); // stopped before the next row starts; also on an error, by the guard
     row
 }
@@ -288,7 +288,7 @@ pub fn measure_command(workload: &Workload, template: &str, threads: usize) -> R
 /// not used). Its thread count is not ours to know: the row's setup is [`Setup::Single`], which
 /// the reading leaves out of scaling, and its label is the URL.
 pub fn measure_url(workload: &Workload, url: &str) -> Result<Row, String> {
-    bench_row(workload, url.to_string(), Config::from(Setup::Single), url.to_string())
+    bench_row(workload, url.to_string(), Config::from(Setup::Single), url.to_string(), url)
 }
 
 /// A command template is usable: it names both `{threads}` and `{port}`. (The CLI checks each

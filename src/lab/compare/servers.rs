@@ -327,7 +327,8 @@ impl Lineup {
         let mut started = Started::start(&template, n)?;
         started.ready(server.processes(n), &workload.path)?;
         let url = format!("http://127.0.0.1:{}{}", started.port, workload.path);
-        let row = external::bench_row(workload, url, config, server.name().to_string());
+        let label = label(server.name(), config.setup);
+        let row = external::bench_row(workload, url, config, server.name().to_string(), &label);
         drop(started); // stopped before the next row starts; also on an error, by the guard
         row
     }
