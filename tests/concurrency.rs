@@ -166,10 +166,10 @@ fn a_slow_request_delays_a_fast_one_in_single_threaded_mode() {
     );
 }
 
-fn n_slow_requests_on_t_workers_take_about_n_over_t_rounds(engine: Engine) {
-    let _with_others = with_others();
-    let (requests, threads, sleep): (usize, usize, _) = (6, 2, Duration::from_millis(200));
-    let server = run(apps::sleep, pool_of(threads, engine), Mode::Pool);
+/// Sends `requests` requests of the sleep app for `sleep` at once, each on a connection opened
+/// beforehand, to a pool with `options`; returns how long until the last was answered (200).
+fn sleep_at_once(options: Options, requests: usize, sleep: Duration) -> Duration {
+    let server = run(apps::sleep, options, Mode::Pool);
     let streams = connections(&server, requests);
     let started = Instant::now();
     let clients: Vec<_> = streams
@@ -179,7 +179,13 @@ fn n_slow_requests_on_t_workers_take_about_n_over_t_rounds(engine: Engine) {
     for client in clients {
         assert_eq!(client.join().unwrap().0.status, 200);
     }
-    let took = started.elapsed();
+    started.elapsed()
+}
+
+fn n_slow_requests_on_t_workers_take_about_n_over_t_rounds(engine: Engine) {
+    let _with_others = with_others();
+    let (requests, threads, sleep): (usize, usize, _) = (6, 2, Duration::from_millis(200));
+    let took = sleep_at_once(pool_of(threads, engine), requests, sleep);
     let rounds = requests.div_ceil(threads) as u32; // 3 rounds of 200 ms
     let predicted = sleep * rounds;
     assert!(
@@ -198,17 +204,7 @@ fn more_sleeping_workers_than_cores_run_side_by_side(engine: Engine) {
     let _with_others = with_others();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (requests, sleep) = (cores + 3, Duration::from_millis(400));
-    let server = run(apps::sleep, pool_of(requests, engine), Mode::Pool);
-    let streams = connections(&server, requests);
-    let started = Instant::now();
-    let clients: Vec<_> = streams
-        .into_iter()
-        .map(|stream| get_in_background_on(stream, &format!("/?ms={}", sleep.as_millis())))
-        .collect();
-    for client in clients {
-        assert_eq!(client.join().unwrap().0.status, 200);
-    }
-    let took = started.elapsed();
+    let took = sleep_at_once(pool_of(requests, engine), requests, sleep);
     assert!(
         took < sleep.mul_f64(1.5),
         "{requests} requests of {sleep:?} on {requests} workers took {took:?}"
