@@ -16,8 +16,8 @@ pub struct Options {
     pub host: String,
     /// The port; 0 asks the OS for a free one ([`Server::server_address`](crate::Server::server_address) tells which).
     pub port: u16,
-    /// Which pool engine runs pool mode: [`Engine::Handoff`] (the default), waitress's design,
-    /// or [`Engine::Shared`].
+    /// Which pool engine runs pool mode: [`Engine::Shared`] (the default), or
+    /// [`Engine::Handoff`], waitress's design.
     pub engine: Engine,
     /// Workers in pool mode; default 2 × cores + 1. At least 1: a server refuses 0 when it is
     /// built or started ([`Options::check`]).

@@ -67,7 +67,7 @@ pub(crate) struct Pool {
     /// The table of connections, by place number (the epoll data they are registered with):
     /// one place per connection the limit allows, each behind a lock of its own. A turn locks
     /// only its own connection's place, so workers serving different connections never wait
-    /// for each other, not even while one re-arms its connection in epoll.
+    /// for each other, not even while one asks epoll to report its connection again.
     places: Box<[Mutex<Place>]>,
     books: Mutex<Books>,
     /// When the deadline timer fires next (`None`: disarmed).
