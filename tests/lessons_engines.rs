@@ -207,7 +207,8 @@ fn the_claims_fail_when_the_engines_numbers_are_swapped() {
 
 /// The lesson counts the right threads: a spawned server in pool mode has `WORKERS` threads
 /// named `worker-N` and one named `server`, on both engines; in shared, the server thread
-/// only waits for the shutdown, and in handoff it wakes for the requests (it is the poller).
+/// wakes on its clock (to call spare workers in, at most every millisecond), not per request,
+/// and in handoff it wakes for the requests (it is the poller).
 #[test]
 fn a_spawned_servers_threads_are_found_by_name() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -219,6 +220,7 @@ fn a_spawned_servers_threads_are_found_by_name() {
         let workers = wake_ups::new_threads(&before, "worker-", 3).expect("three workers");
         let server = wake_ups::new_threads(&before, "server", 1).expect("one thread named server");
         let before_requests = wake_ups::Switches::of_all(&server);
+        let started = std::time::Instant::now();
         for _ in 0..50 {
             use std::io::{Read, Write};
             let mut stream = std::net::TcpStream::connect(running.addr()).unwrap();
@@ -228,11 +230,18 @@ fn a_spawned_servers_threads_are_found_by_name() {
             assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         }
         let woken = wake_ups::Switches::of_all(&server).since(before_requests).voluntary;
+        let elapsed = started.elapsed();
         running.stop().unwrap();
         let names: Vec<&str> = workers.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["worker-0", "worker-1", "worker-2"], "{engine:?}");
         match engine {
-            Engine::Shared => assert!(woken <= 2, "shared: the server thread woke {woken} times"),
+            Engine::Shared => {
+                let clock = elapsed.as_millis() as u64 + 2;
+                assert!(
+                    woken <= clock.min(25),
+                    "shared: the server thread woke {woken} times in {elapsed:?}, more than its clock"
+                )
+            }
             Engine::Handoff => {
                 assert!(woken >= 25, "handoff: the poller woke only {woken} times for 50 requests")
             }
