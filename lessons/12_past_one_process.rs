@@ -16,7 +16,10 @@ mod failover;
 mod processes;
 #[path = "12_past_one_process/reuse_port.rs"]
 mod reuse_port;
-#[allow(dead_code, reason = "of lesson 10's proxies, only `find_nginx`: where nginx is installed")]
+#[allow(
+    dead_code,
+    reason = "of lesson 10's proxies, only `find_nginx` and its `Nginx`, started from this lesson's template"
+)]
 mod reverse_proxy;
 
 use balancer::{Balancer, Log, Nginx};

@@ -52,7 +52,8 @@ pub fn find_nginx() -> Option<PathBuf> {
 pub struct Nginx {
     pub binary: PathBuf,
     child: Child,
-    port: u16,
+    /// The free port of 127.0.0.1 it listens on.
+    pub port: u16,
     /// Removed when dropped, after nginx has stopped.
     pub dir: tempfile::TempDir,
 }
@@ -61,17 +62,30 @@ impl Nginx {
     /// Starts nginx on a free port; tries again (up to three times) if it does not come up,
     /// for the rare case where another program took the port between our check and nginx.
     pub fn start(binary: &Path, backend_port: u16) -> Result<Nginx, String> {
-        let mut result = Nginx::try_start(binary, backend_port);
+        Nginx::start_from(binary, NGINX_TEMPLATE, |config| {
+            config.replace("@BACKEND_PORT@", &backend_port.to_string())
+        })
+    }
+
+    /// [`Nginx::start`] from another configuration `template`: `@TEMP_DIR@` and `@LISTEN_PORT@`
+    /// are filled in here, and `fill` fills in the template's own placeholders (lesson 12
+    /// starts its `upstream` of several processes this way).
+    pub fn start_from(
+        binary: &Path,
+        template: &str,
+        fill: impl Fn(String) -> String,
+    ) -> Result<Nginx, String> {
+        let mut result = Nginx::try_start(binary, template, &fill);
         for _ in 0..2 {
             if result.is_ok() {
                 break;
             }
-            result = Nginx::try_start(binary, backend_port);
+            result = Nginx::try_start(binary, template, &fill);
         }
         result
     }
 
-    fn try_start(binary: &Path, backend_port: u16) -> Result<Nginx, String> {
+    fn try_start(binary: &Path, template: &str, fill: &dyn Fn(String) -> String) -> Result<Nginx, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("no temporary directory: {e}"))?;
         // Run as root, nginx's workers drop to an unprivileged user, which must be able to
         // enter the directory to reach its temp paths.
@@ -82,10 +96,7 @@ impl Nginx {
         let port =
             TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
         let temp = dir.path().display().to_string();
-        let config = NGINX_TEMPLATE
-            .replace("@TEMP_DIR@", &temp)
-            .replace("@LISTEN_PORT@", &port.to_string())
-            .replace("@BACKEND_PORT@", &backend_port.to_string());
+        let config = fill(template.replace("@TEMP_DIR@", &temp).replace("@LISTEN_PORT@", &port.to_string()));
         let config_path = dir.path().join("nginx.conf");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
         // nginx's early messages (before it reads error_log) go to stderr: keep them too.
@@ -128,7 +139,7 @@ impl Nginx {
 
     /// SIGTERM (nginx's fast shutdown: the master stops its workers, then exits), then wait;
     /// SIGKILL if it has not exited within 5 s.
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
             let deadline = Instant::now() + Duration::from_secs(5);
@@ -138,6 +149,13 @@ impl Nginx {
             let _ = self.child.kill();
         }
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Nginx {
+    /// Also on an error or a panic: no nginx outlives the lesson.
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

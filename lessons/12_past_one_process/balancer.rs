@@ -2,10 +2,7 @@
 //! started from `12_past_one_process.nginx.conf` in a temporary directory of its own, and
 //! what its access log says afterwards: which process served each request, what failed.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// The configuration, a template with placeholders (see the file's header).
 const TEMPLATE: &str = include_str!("../12_past_one_process.nginx.conf");
@@ -28,79 +25,30 @@ impl Balancer {
     }
 }
 
-/// One nginx, in the foreground as the lesson's child.
+/// One nginx in front of the processes, in the foreground as the lesson's child: lesson 10's
+/// [`Nginx`](crate::reverse_proxy::Nginx) (its start, its temporary directory, its stop),
+/// started from this lesson's template.
 pub struct Nginx {
-    child: Child,
+    nginx: crate::reverse_proxy::Nginx,
     pub port: u16,
-    /// Removed when dropped, after nginx has stopped.
-    dir: tempfile::TempDir,
 }
 
 impl Nginx {
     /// Starts nginx in front of the processes on `ports`. `retry`: nginx's default
-    /// `proxy_next_upstream error timeout`; otherwise `off`. Tries three times, for the rare
-    /// case where another program takes the free port before nginx binds it.
+    /// `proxy_next_upstream error timeout`; otherwise `off`.
     pub fn start(binary: &Path, balancer: Balancer, ports: &[u16], retry: bool) -> Result<Nginx, String> {
-        let mut result = Nginx::try_start(binary, balancer, ports, retry);
-        for _ in 0..2 {
-            if result.is_ok() {
-                break;
-            }
-            result = Nginx::try_start(binary, balancer, ports, retry);
-        }
-        result
-    }
-
-    fn try_start(binary: &Path, balancer: Balancer, ports: &[u16], retry: bool) -> Result<Nginx, String> {
-        let dir = tempfile::tempdir().map_err(|e| format!("no temporary directory: {e}"))?;
-        // Run as root, nginx's workers drop to an unprivileged user, which must be able to
-        // enter the directory to write its log.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| e.to_string())?;
-        let port =
-            TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
         let servers: Vec<String> = ports
             .iter()
             .map(|p| format!("server 127.0.0.1:{p} max_fails=1 fail_timeout={FAIL_TIMEOUT_SECS}s;"))
             .collect();
-        let temp = dir.path().display().to_string();
-        let config = TEMPLATE
-            .replace("@TEMP_DIR@", &temp)
-            .replace("@LISTEN_PORT@", &port.to_string())
-            .replace("@BALANCER@", if balancer == Balancer::LeastConn { "least_conn;" } else { "" })
-            .replace("@SERVERS@", &servers.join(" "))
-            .replace("@NEXT_UPSTREAM@", if retry { "error timeout" } else { "off" });
-        let config_path = dir.path().join("nginx.conf");
-        std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
-        let stderr = std::fs::File::create(dir.path().join("stderr.log")).map_err(|e| e.to_string())?;
-        let child = Command::new(binary)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&config_path)
-            .arg("-g")
-            .arg(format!("daemon off; pid {temp}/nginx.pid;"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
-        let mut nginx = Nginx { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            if let Ok(Some(status)) = nginx.child.try_wait() {
-                return Err(format!("nginx exited with {status}: {}", nginx.read("stderr.log")));
-            }
-            // A connection opened and closed with no request in it: nginx forwards nothing.
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(nginx);
-            }
-            if Instant::now() > deadline {
-                return Err(format!("nginx was not listening after 5 s: {}", nginx.read("error.log")));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let nginx = crate::reverse_proxy::Nginx::start_from(binary, TEMPLATE, |config| {
+            config
+                .replace("@BALANCER@", if balancer == Balancer::LeastConn { "least_conn;" } else { "" })
+                .replace("@SERVERS@", &servers.join(" "))
+                .replace("@NEXT_UPSTREAM@", if retry { "error timeout" } else { "off" })
+        })
+        .map_err(|e| format!("nginx: {e}"))?;
+        Ok(Nginx { port: nginx.port, nginx })
     }
 
     /// `http://127.0.0.1:PORT{path}`.
@@ -110,32 +58,8 @@ impl Nginx {
 
     /// Stops nginx (SIGTERM, its fast shutdown; SIGKILL after 5 s) and reads its access log.
     pub fn stop(mut self) -> Log {
-        self.halt();
-        Log::parse(&std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default())
-    }
-
-    fn halt(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let pid = rustix::process::Pid::from_child(&self.child);
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-
-    /// A log of nginx's, on one line, for an error message.
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default().trim().replace('\n', " | ")
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        self.halt();
+        self.nginx.stop();
+        Log::parse(&std::fs::read_to_string(self.nginx.dir.path().join("access.log")).unwrap_or_default())
     }
 }
 
