@@ -7,23 +7,34 @@
 //! waits does not leave a core idle. But if every free worker waited on epoll, each request
 //! would wake a sleeping worker while a running one was about to be free, and the cores would
 //! spend their time switching threads. So only as many workers wait as there are cores, plus
-//! one for each worker that has been inside its app for longer than [`BLOCKED_AFTER`]; the
-//! others wait as [`Spares`]. (Go's scheduler does the same when a thread blocks in a system
-//! call: another takes its place.)
+//! one for each worker that is blocked inside its app; the others wait as [`Spares`]. (Go's
+//! scheduler does the same when a thread blocks in a system call: another takes its place.)
+//!
+//! A worker is blocked when it has been inside its app for longer than [`BLOCKED_AFTER`] and
+//! its thread is not running: it sleeps, or waits for a lock or a socket. The kernel says which
+//! (the state in `/proc/self/task/TID/stat`). A thread the scheduler has only set aside for a
+//! time slice, to run another program, is not blocked: a spare would only add switching. And a
+//! worker that computes for longer than [`COMPUTING_AFTER`] counts too, so that a long request
+//! shares the cores with the next ones, as a waitress thread would.
 
 use super::pool::{Pool, lock};
 use super::serving::Serving;
-use crate::pool::ThreadPool;
+use crate::pool::{ThreadPool, current_worker};
 use crate::shutdown::ShutdownHandle;
 use crate::stats::WorkerState;
 use std::io;
 use std::net::TcpListener;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long a worker may be inside its app before a spare takes its place.
+/// How long a worker may be inside its app, not running, before a spare takes its place.
 const BLOCKED_AFTER: Duration = Duration::from_millis(1);
+
+/// How long a worker may be inside its app, running, before a spare joins it: a few of the
+/// scheduler's time slices, longer than another program's turn on the core.
+const COMPUTING_AFTER: Duration = Duration::from_millis(10);
 
 /// Serves in pool mode with `threads` workers waiting on epoll until shutdown. The calling
 /// thread calls spares in while workers are blocked.
@@ -36,13 +47,18 @@ pub(super) fn serve(
     let pool = Arc::new(Pool::new(serving, threads, listener, shutdown)?);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let spares = Arc::new(Spares::new(threads.get(), cores));
+    let thread_ids: Arc<[AtomicI32]> = (0..threads.get()).map(|_| AtomicI32::new(0)).collect();
     let workers = ThreadPool::new(threads);
     for _ in 0..threads.get() {
-        let (pool, spares) = (pool.clone(), spares.clone());
-        workers.execute(move || work(&pool, &spares));
+        let (pool, spares, thread_ids) = (pool.clone(), spares.clone(), thread_ids.clone());
+        workers.execute(move || {
+            let id = rustix::thread::gettid().as_raw_nonzero().get();
+            thread_ids[current_worker().unwrap_or(0)].store(id, Ordering::Relaxed);
+            work(&pool, &spares)
+        });
     }
     loop {
-        let (busy, long) = count_blocked(&pool.cells);
+        let (busy, long) = count_blocked(&pool.cells, &thread_ids);
         // Look often while an app runs, rarely while all is quiet.
         let tick = if busy > 0 { BLOCKED_AFTER } else { Duration::from_millis(5) };
         spares.allow(cores + long);
@@ -73,17 +89,30 @@ fn work(pool: &Pool, spares: &Spares) {
     }
 }
 
-/// How many workers are inside the app, and how many of them for longer than [`BLOCKED_AFTER`].
-fn count_blocked(cells: &[Arc<Mutex<WorkerState>>]) -> (usize, usize) {
-    let (mut busy, mut long) = (0, 0);
+/// How many workers are inside the app, and how many of them are blocked (or computing long).
+fn count_blocked(cells: &[Arc<Mutex<WorkerState>>], thread_ids: &[AtomicI32]) -> (usize, usize) {
+    let (mut busy, mut blocked) = (0, 0);
     let now = Instant::now();
-    for cell in cells {
-        if let WorkerState::Busy { since, .. } = &*lock(cell) {
-            busy += 1;
-            long += usize::from(now.duration_since(*since) > BLOCKED_AFTER);
-        }
+    for (cell, thread_id) in cells.iter().zip(thread_ids) {
+        let inside = match &*lock(cell) {
+            WorkerState::Busy { since, .. } => now.duration_since(*since),
+            WorkerState::Idle => continue,
+        };
+        busy += 1;
+        // Read only past BLOCKED_AFTER, when there is a decision to make.
+        blocked += usize::from(
+            inside > COMPUTING_AFTER
+                || (inside > BLOCKED_AFTER && !is_running(thread_id.load(Ordering::Relaxed))),
+        );
     }
-    (busy, long)
+    (busy, blocked)
+}
+
+/// Whether the kernel has this thread of ours running or ready to run (state `R`), rather than
+/// asleep or waiting. The state is the first field after the thread's name, in parentheses.
+fn is_running(thread_id: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{thread_id}/stat")).unwrap_or_default();
+    stat.rsplit_once(") ").is_some_and(|(_, fields)| fields.starts_with('R'))
 }
 
 /// The workers that may take requests now (`active`, waiting on epoll or serving), and how
