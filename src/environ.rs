@@ -54,17 +54,17 @@ impl Environ {
 
     /// Sets a string key (middleware rewrites `SCRIPT_NAME` and `PATH_INFO` this way).
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        self.vars.insert(Cow::Owned(key.into()), value.into());
+        self.vars.insert(Cow::Owned(key.into()), Cow::Owned(value.into()));
     }
 
     /// Removes a string key and returns its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        self.vars.remove(key)
+        self.vars.remove(key).map(Cow::into_owned)
     }
 
     /// The string keys and values, sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        let mut all: Vec<(&str, &str)> = self.vars.0.iter().map(|(k, v)| (k.as_ref(), v.as_str())).collect();
+        let mut all: Vec<(&str, &str)> = self.vars.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
         all.sort_unstable();
         all.into_iter()
     }
@@ -140,14 +140,19 @@ impl Environ {
         vars.0.extend_from_slice(&server.vars.0);
         let (_, query) = split_target(&head.target);
         let body_len = body.len();
-        vars.insert("REQUEST_METHOD".into(), head.method.clone());
-        vars.insert("REQUEST_URI".into(), head.target.clone());
-        vars.insert("SCRIPT_NAME".into(), script_name.into());
-        vars.insert("PATH_INFO".into(), path_info.into());
-        vars.insert("QUERY_STRING".into(), query.into());
-        vars.insert("SERVER_PROTOCOL".into(), format!("HTTP/1.{}", head.minor));
-        vars.insert("REMOTE_ADDR".into(), ip_text(peer.ip()));
-        vars.insert("REMOTE_PORT".into(), peer.port().to_string());
+        // Keys no server key and no header can be: added without looking for them first.
+        let protocol = if head.minor == 0 { "HTTP/1.0" } else { "HTTP/1.1" };
+        let request: [(&'static str, Cow<'static, str>); 8] = [
+            ("REQUEST_METHOD", Cow::Owned(head.method.clone())),
+            ("REQUEST_URI", Cow::Owned(head.target.clone())),
+            ("SCRIPT_NAME", Cow::Owned(script_name.into())),
+            ("PATH_INFO", Cow::Owned(path_info.into())),
+            ("QUERY_STRING", Cow::Owned(query.into())),
+            ("SERVER_PROTOCOL", Cow::Borrowed(protocol)),
+            ("REMOTE_ADDR", Cow::Owned(ip_text(peer.ip()))),
+            ("REMOTE_PORT", Cow::Owned(itoa::Buffer::new().format(peer.port()).to_string())),
+        ];
+        vars.0.extend(request.map(|(key, value)| (Cow::Borrowed(key), value)));
         for (name, value) in &head.headers {
             // `X_Forwarded_For` would become the same key as `X-Forwarded-For`: a spoofing door.
             if name.contains('_') {
@@ -155,12 +160,12 @@ impl Environ {
             }
             let key = cgi_key(name);
             match vars.get_mut(&key) {
-                Some(v) => *v = format!("{v}, {value}"),
-                None => vars.insert(key, value.clone()),
+                Some(v) => *v = Cow::Owned(format!("{v}, {value}")),
+                None => vars.insert(key, Cow::Owned(value.clone())),
             }
         }
         if head.header("transfer-encoding").is_some() {
-            vars.insert("CONTENT_LENGTH".into(), body_len.to_string());
+            vars.insert("CONTENT_LENGTH".into(), Cow::Owned(body_len.to_string()));
         }
         let input = Input::new(body.into_reader()?);
         Ok(Environ { vars, input, multithread: server.multithread })
@@ -218,22 +223,26 @@ impl ServerEnviron {
     /// The server-level keys for a server bound to `addr`.
     pub fn new(addr: SocketAddr, multithread: bool) -> Self {
         let mut vars = Vars::default();
-        vars.insert("SERVER_NAME".into(), addr.ip().to_string());
-        vars.insert("SERVER_PORT".into(), addr.port().to_string());
-        vars.insert("SERVER_SOFTWARE".into(), SERVER_SOFTWARE.to_string());
-        vars.insert("GATEWAY_INTERFACE".into(), "CGI/1.1".to_string());
-        vars.insert("wsgi.url_scheme".into(), "http".to_string());
+        vars.insert("SERVER_NAME".into(), Cow::Owned(addr.ip().to_string()));
+        vars.insert("SERVER_PORT".into(), Cow::Owned(addr.port().to_string()));
+        vars.insert("SERVER_SOFTWARE".into(), SERVER_SOFTWARE.into());
+        vars.insert("GATEWAY_INTERFACE".into(), "CGI/1.1".into());
+        vars.insert("wsgi.url_scheme".into(), "http".into());
         ServerEnviron { vars, multithread }
     }
 }
 
-/// An address as text. An IPv4 address is written octet by octet: `IpAddr`'s `Display`
-/// supports padding, which makes it cost more than the rest of the environ together.
+/// An address as text. An IPv4 address is written octet by octet: `format!` and `Display`
+/// (which support padding) cost more than the rest of the environ together.
 fn ip_text(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, c, d] = v4.octets();
-            format!("{a}.{b}.{c}.{d}")
+            let mut text = String::with_capacity(15);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                text.push_str(if i == 0 { "" } else { "." });
+                text.push_str(itoa::Buffer::new().format(octet));
+            }
+            text
         }
         IpAddr::V6(v6) => v6.to_string(),
     }
@@ -241,20 +250,19 @@ fn ip_text(ip: IpAddr) -> String {
 
 /// `Content-Type` → `CONTENT_TYPE`, `X-Token` → `HTTP_X_TOKEN` (CGI's rule, PEP 3333).
 fn cgi_key(name: &str) -> Cow<'static, str> {
-    let upper = name.bytes().map(|b| if b == b'-' { '_' } else { b.to_ascii_uppercase() as char });
-    if name.eq_ignore_ascii_case("content-type") || name.eq_ignore_ascii_case("content-length") {
-        Cow::Owned(upper.collect())
-    } else {
-        Cow::Owned("HTTP_".chars().chain(upper).collect())
-    }
+    let content = name.eq_ignore_ascii_case("content-type") || name.eq_ignore_ascii_case("content-length");
+    let mut key = String::with_capacity(5 + name.len());
+    key.push_str(if content { "" } else { "HTTP_" });
+    key.extend(name.bytes().map(|b| if b == b'-' { '_' } else { b.to_ascii_uppercase() as char }));
+    Cow::Owned(key)
 }
 
 /// The string keys of an environ. A vector searched from the front rather than a map: an
 /// environ holds about twenty keys and is built for every request, and one allocation for all
-/// of them costs less than a tree's nodes (or a hash of every key). The keys the server sets
-/// are `&'static str`s, not copies. [`Environ::iter`] sorts.
+/// of them costs less than a tree's nodes (or a hash of every key). Keys and values known when
+/// the program is built are `&'static str`s, not copies. [`Environ::iter`] sorts.
 #[derive(Debug, Clone, Default)]
-struct Vars(Vec<(Cow<'static, str>, String)>);
+struct Vars(Vec<(Cow<'static, str>, Cow<'static, str>)>);
 
 impl Vars {
     fn find(&self, key: &str) -> Option<usize> {
@@ -262,21 +270,21 @@ impl Vars {
     }
 
     fn get(&self, key: &str) -> Option<&str> {
-        self.find(key).map(|i| self.0[i].1.as_str())
+        self.find(key).map(|i| self.0[i].1.as_ref())
     }
 
-    fn get_mut(&mut self, key: &str) -> Option<&mut String> {
+    fn get_mut(&mut self, key: &str) -> Option<&mut Cow<'static, str>> {
         self.find(key).map(|i| &mut self.0[i].1)
     }
 
-    fn insert(&mut self, key: Cow<'static, str>, value: String) {
+    fn insert(&mut self, key: Cow<'static, str>, value: Cow<'static, str>) {
         match self.find(&key) {
             Some(i) => self.0[i].1 = value,
             None => self.0.push((key, value)),
         }
     }
 
-    fn remove(&mut self, key: &str) -> Option<String> {
+    fn remove(&mut self, key: &str) -> Option<Cow<'static, str>> {
         self.find(key).map(|i| self.0.swap_remove(i).1)
     }
 }

@@ -177,7 +177,7 @@ pub fn debug_page(message: &str, head: &Head, environ: &Environ) -> String {
          <h2>Request</h2>\n<pre>{}</pre>\n<h2>Headers</h2>\n<table>\n{headers}</table>\n\
          <h2>Environ</h2>\n<table>\n{environ}</table>\n<h2>Backtrace</h2>\n{backtrace}\n</body></html>\n",
         escape(text),
-        escape(&head.request_line().to_string()),
+        escape(&head.request_line().text()),
     )
 }
 

@@ -136,7 +136,7 @@ pub fn write_response<W: Write>(out: &mut W, prepared: Prepared) -> io::Result<W
     }
     match framing {
         Framing::Length(n) if header(&headers, "content-length").is_none() => {
-            write!(buf, "Content-Length: {n}\r\n")?
+            line(&[b"Content-Length: ", itoa::Buffer::new().format(n).as_bytes()])
         }
         Framing::Chunked => buf.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         _ => {}

@@ -6,6 +6,7 @@
 //! a rule the proxy was meant to enforce.
 
 use super::HttpError;
+use std::borrow::Cow;
 
 /// Checks that `target` has a form `method` may use (SPEC §3):
 ///
@@ -90,9 +91,12 @@ pub fn split_target(target: &str) -> (&str, &str) {
     let target = target.split_once('#').map_or(target, |(before, _)| before);
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     // Only a target that does not start with "/" is absolute-form: "/go/http://x/y" is a path.
+    if path.starts_with('/') {
+        return (path, query);
+    }
     let path = match path.split_once("://") {
-        Some((_, rest)) if !path.starts_with('/') => rest.find('/').map_or("/", |i| &rest[i..]),
-        _ => path,
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => path,
     };
     (path, query)
 }
@@ -106,11 +110,15 @@ pub fn split_target(target: &str) -> (&str, &str) {
 /// assert_eq!(decode_path("/a%20b/c%2Fd%C3%A9"), "/a b/c/dÃ©");
 /// ```
 pub fn decode_path(path: &str) -> String {
-    let bytes: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
-    latin1(&bytes)
+    // Borrowed when there is nothing to decode.
+    latin1(&Cow::from(percent_encoding::percent_decode_str(path)))
 }
 
 /// Bytes to a string, one char per byte (ISO-8859-1), as PEP 3333 does for headers and paths.
 pub fn latin1(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| b as char).collect()
+    match std::str::from_utf8(bytes) {
+        // The common case, and a shortcut: ASCII is the same in both.
+        Ok(ascii) if ascii.is_ascii() => ascii.to_string(),
+        _ => bytes.iter().map(|&b| b as char).collect(),
+    }
 }

@@ -125,7 +125,7 @@ impl Channel {
 
     /// Runs the app for one complete request and writes the response.
     fn answer(&mut self, serving: &Serving, cell: &Mutex<WorkerState>, request: Request) -> After {
-        serving.stats.started(cell, request.head.request_line().to_string());
+        serving.stats.started(cell, request.head.request_line().text());
         let mut out = NonBlockingWriter { stream: &self.stream, blocking: false };
         let written = serving.handler().handle(request, self.peer, true, &mut out);
         let restored = !out.blocking || self.stream.set_nonblocking(true).is_ok();

@@ -55,7 +55,7 @@ fn answer_one(serving: &Serving, mut stream: TcpStream, peer: SocketAddr, worker
     let refusal = loop {
         match parser.step() {
             Ok(Step::Ready(request)) => {
-                serving.stats.started(worker, request.head.request_line().to_string());
+                serving.stats.started(worker, request.head.request_line().text());
                 let _ = serving.handler().handle(request, peer, false, &mut stream);
                 serving.stats.finished(worker);
                 let _ = stream.shutdown(Shutdown::Both);
