@@ -268,7 +268,7 @@ pub fn check_header(name: &str, value: &str) -> Result<(), String> {
     if name.is_empty() || !name.bytes().all(crate::http::is_tchar) {
         return Err(format!("header name {name:?} is not an HTTP token: use letters, digits and '-' only"));
     }
-    if value.contains(['\r', '\n', '\0']) {
+    if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | b'\0')) {
         return Err(format!(
             "header {name} has a value with CR, LF or NUL ({value:?}): that would split the response; \
              remove the line break"

@@ -14,6 +14,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::ops::Index;
 use std::rc::Rc;
 
+/// The methods RFC 9110 defines, plus `PATCH`: the environ borrows these rather than copy them.
+const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+
 /// `SERVER_SOFTWARE`, also sent as the `Server` header.
 pub const SERVER_SOFTWARE: &str = concat!("wsgi-lab/", env!("CARGO_PKG_VERSION"));
 
@@ -60,6 +63,11 @@ impl Environ {
     /// Removes a string key and returns its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
         self.vars.remove(key).map(Cow::into_owned)
+    }
+
+    /// Keeps only the string keys `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.vars.0.retain(|(key, _)| keep(key));
     }
 
     /// The string keys and values, sorted by key.
@@ -142,8 +150,12 @@ impl Environ {
         let body_len = body.len();
         // Keys no server key and no header can be: added without looking for them first.
         let protocol = if head.minor == 0 { "HTTP/1.0" } else { "HTTP/1.1" };
+        let method = match METHODS.iter().find(|&&m| m == head.method) {
+            Some(&method) => Cow::Borrowed(method),
+            None => Cow::Owned(head.method.clone()),
+        };
         let request: [(&'static str, Cow<'static, str>); 8] = [
-            ("REQUEST_METHOD", Cow::Owned(head.method.clone())),
+            ("REQUEST_METHOD", method),
             ("REQUEST_URI", Cow::Owned(head.target.clone())),
             ("SCRIPT_NAME", Cow::Owned(script_name.into())),
             ("PATH_INFO", Cow::Owned(path_info.into())),

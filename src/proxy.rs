@@ -66,11 +66,11 @@ impl ProxyPolicy {
         let from_proxy = self.trusted_proxy.is_some_and(|proxy| {
             environ.get("REMOTE_ADDR").and_then(|a| a.parse::<IpAddr>().ok()) == Some(proxy)
         });
-        for (_, key) in PROXY_HEADERS {
-            if !(from_proxy && self.trusted_headers.contains(&key)) {
-                environ.remove(key);
-            }
-        }
+        // One pass: only the `HTTP_` keys can be proxy headers.
+        environ.retain(|key| {
+            let proxy_header = key.starts_with("HTTP_") && PROXY_HEADERS.iter().any(|(_, k)| *k == key);
+            !proxy_header || (from_proxy && self.trusted_headers.contains(&key))
+        });
         if !from_proxy {
             return;
         }

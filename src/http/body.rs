@@ -64,6 +64,8 @@ impl RequestBody {
                 file.seek(SeekFrom::Start(0))?;
                 Ok(Box::new(io::BufReader::new(file)))
             }
+            // No body, as for most requests: an empty reader takes no memory to box.
+            None if self.len == 0 => Ok(Box::new(io::empty())),
             None => Ok(Box::new(Cursor::new(self.memory))),
         }
     }

@@ -91,14 +91,8 @@ pub fn split_target(target: &str) -> (&str, &str) {
     let target = target.split_once('#').map_or(target, |(before, _)| before);
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     // Only a target that does not start with "/" is absolute-form: "/go/http://x/y" is a path.
-    if path.starts_with('/') {
-        return (path, query);
-    }
-    let path = match path.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
-        None => path,
-    };
-    (path, query)
+    let absolute = if path.starts_with('/') { None } else { path.split_once("://") };
+    (absolute.map_or(path, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..])), query)
 }
 
 /// Percent-decodes a path and maps each byte to the char of the same number (PEP 3333's

@@ -58,10 +58,10 @@ pub(super) fn serve(
         });
     }
     loop {
-        let (busy, long) = count_blocked(&pool.cells, &thread_ids);
+        let (busy, blocked) = count_blocked(&pool.cells, &thread_ids);
         // Look often while an app runs, rarely while all is quiet.
         let tick = if busy > 0 { BLOCKED_AFTER } else { Duration::from_millis(5) };
-        spares.allow(cores + long);
+        spares.allow(cores + blocked);
         if shutdown.wait_for(tick) {
             break;
         }
@@ -82,8 +82,7 @@ fn work(pool: &Pool, spares: &Spares) {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => {
-                pool.serving.log.info(&format!("a worker stopped: waiting on epoll failed: {e}"));
-                return;
+                return pool.serving.log.info(&format!("a worker stopped: waiting on epoll failed: {e}"));
             }
         }
     }
@@ -94,10 +93,8 @@ fn count_blocked(cells: &[Arc<Mutex<WorkerState>>], thread_ids: &[AtomicI32]) ->
     let (mut busy, mut blocked) = (0, 0);
     let now = Instant::now();
     for (cell, thread_id) in cells.iter().zip(thread_ids) {
-        let inside = match &*lock(cell) {
-            WorkerState::Busy { since, .. } => now.duration_since(*since),
-            WorkerState::Idle => continue,
-        };
+        let WorkerState::Busy { since, .. } = *lock(cell) else { continue };
+        let inside = now.duration_since(since);
         busy += 1;
         // Read only past BLOCKED_AFTER, when there is a decision to make.
         blocked += usize::from(
