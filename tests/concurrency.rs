@@ -1,6 +1,6 @@
 //! Concurrency and lifetime (SPEC §6): in single-threaded mode a slow request delays everyone
 //! (the lesson), in pool mode it does not; N slow requests on T workers take about N / T rounds;
-//! stalled half-requests and hundreds of idle connections hold no worker, and no active
+//! a quick request is not held behind long computing ones; stalled half-requests and hundreds of idle connections hold no worker, and no active
 //! connection starves; shutdown finishes the response in flight; a panicking app leaves the
 //! pool at full size; the thread count does not grow with connections; past the connection
 //! limit new clients wait until one closes.
@@ -211,6 +211,48 @@ fn more_sleeping_workers_than_cores_run_side_by_side(engine: Engine) {
     );
 }
 common::each_engine!(more_sleeping_workers_than_cores_run_side_by_side);
+
+/// A request that computes for `?ms=` milliseconds (spinning, never sleeping), or a quick answer.
+fn spin(environ: &Environ, start_response: StartResponse) -> Body {
+    let ms = environ["QUERY_STRING"].strip_prefix("ms=").and_then(|ms| ms.parse().ok()).unwrap_or(0);
+    let until = Instant::now() + Duration::from_millis(ms);
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
+    start_response("200 OK", vec![("Content-Type", "text/plain")]);
+    Body::from("done")
+}
+
+/// As many long computing requests as cores, then a quick one: it is answered long before they
+/// end. The shared engine lets only as many workers wait on epoll as there are cores, and a
+/// computing worker is not blocked; it calls a spare in once a request has computed for 10 ms,
+/// so that the next requests are not held up behind long ones. Without that rule the quick
+/// request would wait for a long one to end.
+fn a_quick_request_is_not_held_behind_computing_ones(engine: Engine) {
+    let _alone = alone();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let server = run(spin, pool_of(cores + 2, engine), Mode::Pool);
+    let streams = connections(&server, cores + 1);
+    let long = Duration::from_millis(600);
+    let started = Instant::now();
+    let computing: Vec<_> = streams[..cores]
+        .iter()
+        .map(|s| get_in_background_on(s.try_clone().unwrap(), &format!("/?ms={}", long.as_millis())))
+        .collect();
+    wait_until("every long request is inside the app", || server.stats.snapshot().in_flight == cores);
+    let (quick, answered) = get_in_background_on(streams[cores].try_clone().unwrap(), "/").join().unwrap();
+    assert_eq!(quick.text(), "done");
+    let waited = answered - started;
+    for client in computing {
+        let (response, _) = client.join().unwrap();
+        assert_eq!(response.text(), "done");
+    }
+    assert!(
+        waited < long / 2,
+        "the quick request was answered {waited:?} after {cores} requests of {long:?} began"
+    );
+}
+common::each_engine!(a_quick_request_is_not_held_behind_computing_ones);
 
 fn stalled_half_requests_do_not_delay_a_normal_client(engine: Engine) {
     let _with_others = with_others();

@@ -151,3 +151,34 @@ impl Spares {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_running;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    fn thread_id() -> i32 {
+        rustix::thread::gettid().as_raw_nonzero().get()
+    }
+
+    #[test]
+    fn a_waiting_thread_is_not_running_and_the_calling_one_is() {
+        assert!(is_running(thread_id()), "the calling thread runs");
+        let (tell, told) = mpsc::channel();
+        let (wake, wait) = mpsc::channel::<()>();
+        let waiting = std::thread::spawn(move || {
+            tell.send(thread_id()).unwrap();
+            let _ = wait.recv(); // until the sender is dropped
+        });
+        let id = told.recv().unwrap();
+        let give_up = Instant::now() + Duration::from_secs(5);
+        while is_running(id) {
+            assert!(Instant::now() < give_up, "a thread waiting on a channel still reads as running");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(wake);
+        waiting.join().unwrap();
+        assert!(!is_running(id), "a thread that has ended is not running");
+    }
+}
