@@ -1,15 +1,13 @@
 //! Request framing (SPEC §3), over real sockets to single-threaded mode: which requests are
 //! refused with which status, that every refusal is a short `text/plain` answer with
 //! `Connection: close`, that the server goes on serving after each one, and how
-//! `Expect: 100-continue`, the header timeout and leading empty lines behave.
+//! `Expect: 100-continue` and leading empty lines behave. The header timeout is in
+//! `header_timeout.rs`.
 
 mod common;
 
 use common::{Response, TestServer, chunked, connect, exchange, read_head, read_to_close, send};
-use std::io::{Read, Write};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::io::Read;
 use wsgi_lab::{Body, Environ, Mode, Options, StartResponse};
 
 /// Fixture: answers with the number of body bytes it received, so a test sees what the
@@ -333,75 +331,6 @@ fn expect_100_continue_without_a_body_does_not_hang() {
         let response = server.request(request);
         assert_eq!((response.status, response.text().as_str()), (200, "0"));
     }
-}
-
-#[test]
-fn a_stalled_client_gets_408_after_the_header_timeout_and_the_next_client_is_served() {
-    let timeout = Duration::from_millis(400);
-    let server = serve(Options { header_timeout: timeout, ..common::options() });
-    let started = Instant::now();
-    let mut stalled = connect(server.addr);
-    send(&mut stalled, b"GET / HTTP/1.1\r\nHost: slow\r\n"); // no empty line: the head never ends
-    let addr = server.addr;
-    let normal = std::thread::spawn(move || {
-        let response = Response::parse(&exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-        (response, started.elapsed())
-    });
-
-    let refused = Response::parse(&read_to_close(&mut stalled));
-    let stalled_for = started.elapsed();
-    drop(stalled);
-    assert_eq!(refused.status, 408, "{}", refused.text());
-    assert_eq!(refused.header("connection"), Some("close"));
-    assert!(stalled_for >= timeout / 2, "cut off after {stalled_for:?}, before the timeout of {timeout:?}");
-    assert!(stalled_for < timeout * 10, "cut off only after {stalled_for:?}");
-
-    let (response, normal_after) = normal.join().unwrap();
-    assert_eq!(response.status, 200);
-    // Single-threaded: the normal client waited behind the stalled one (the lesson of the mode).
-    assert!(normal_after >= timeout / 2, "answered after {normal_after:?}, while the stalled one was held");
-}
-
-#[test]
-fn a_head_dripped_byte_by_byte_is_cut_off_at_the_header_timeout() {
-    let timeout = Duration::from_millis(400);
-    let server = serve(Options { header_timeout: timeout, ..common::options() });
-    let started = Instant::now();
-    let mut client = connect(server.addr);
-    send(&mut client, b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ");
-    // Slowloris: one byte every 50 ms keeps the connection busy but never ends the head.
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut dripper = client.try_clone().unwrap();
-    let dripping = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) && started.elapsed() < timeout * 20 {
-                if dripper.write_all(b"z").is_err() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        })
-    };
-    let refused = Response::parse(&read_to_close(&mut client));
-    let cut_after = started.elapsed();
-    stop.store(true, Ordering::SeqCst);
-    dripping.join().unwrap();
-    drop(client);
-    assert_eq!(refused.status, 408);
-    assert!(cut_after >= timeout / 2, "cut off after {cut_after:?}, before the timeout of {timeout:?}");
-    assert!(cut_after < timeout * 10, "the drip kept the connection for {cut_after:?}");
-    assert_eq!(server.get("/").status, 200, "served after the slow client");
-}
-
-#[test]
-fn a_client_that_leaves_without_a_request_does_not_stop_the_server() {
-    let server = serve(common::options());
-    drop(connect(server.addr));
-    let mut half = connect(server.addr);
-    send(&mut half, b"GET / HT");
-    drop(half);
-    assert_eq!(server.get("/").status, 200);
 }
 
 #[test]
