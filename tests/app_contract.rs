@@ -1,22 +1,19 @@
 //! The app contract (SPEC §1) as a server enforces it: each misuse of `start_response` is a
 //! 500 whose log message names the mistake, and the server goes on serving; the error form
 //! replaces the status and headers; panics before and after the headers; closures, middleware
-//! and streaming bodies are apps like any other. Also the calls that run an app, as in
-//! wsgiref: `handle_request` answers exactly one request, and a shutdown from another thread
-//! makes `serve_forever` return `Ok(())`. And one contract for all: the production server, the
+//! and streaming bodies are apps like any other (the calls that run one, `handle_request` and
+//! `serve_forever`, are in `serve_calls.rs`). And one contract for all: the production server, the
 //! validator, the dev server and the test client judge an app by the same code
 //! (`call_app`), so the same mistake gets the same message from each.
 
 mod common;
 
-use common::{Response, TestServer, answered_within, connect, dechunk, read_to_close, send};
-use std::net::TcpListener;
+use common::{Response, TestServer, dechunk};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 use wsgi_lab::handler::call_app;
 use wsgi_lab::validate::{Rule, validate};
-use wsgi_lab::{App, Body, Environ, Mode, Server, StartResponse, testing};
+use wsgi_lab::{App, Body, Environ, Mode, StartResponse, testing};
 
 fn serve(app: impl App + 'static) -> TestServer {
     common::start(app, common::options(), Mode::Single)
@@ -382,36 +379,4 @@ fn a_streaming_body_is_framed_chunked() {
     assert_eq!(response.header("transfer-encoding"), Some("chunked"));
     assert_eq!(response.header("content-length"), None);
     assert_eq!(response.dechunked(), b"line 1\nline 2\nline 3\n");
-}
-
-#[test]
-fn handle_request_serves_exactly_one_request() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = Server::from_listener(listener, hello, common::options(), Mode::Single)
-        .unwrap()
-        .log_requests(false)
-        .ctrl_c(false);
-    let addr = server.server_address();
-
-    let mut first = connect(addr);
-    send(&mut first, GET.as_bytes());
-    server.handle_request().unwrap();
-    assert_eq!(Response::parse(&read_to_close(&mut first)).text(), "Hello");
-
-    // handle_request has returned: a second client waits in the backlog, unanswered.
-    let mut second = connect(addr);
-    send(&mut second, GET.as_bytes());
-    assert!(!answered_within(&mut second, Duration::from_millis(300)), "answered without handle_request");
-    server.handle_request().unwrap();
-    assert_eq!(Response::parse(&read_to_close(&mut second)).text(), "Hello");
-}
-
-#[test]
-fn shutdown_from_another_thread_makes_serve_forever_return_ok() {
-    let server = serve(hello);
-    assert_eq!(server.request(GET).text(), "Hello");
-    let (done, stopped) = std::sync::mpsc::channel();
-    std::thread::spawn(move || done.send(server.stop().map_err(|e| e.to_string())));
-    let result = stopped.recv_timeout(common::CLIENT_TIMEOUT).expect("serve_forever did not return");
-    assert!(result.is_ok(), "serve_forever returned {result:?}");
 }
