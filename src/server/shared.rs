@@ -57,10 +57,12 @@ pub(super) fn serve(
             work(&pool, &spares)
         });
     }
+    let mut tick = BLOCKED_AFTER;
     loop {
-        let (busy, blocked) = count_blocked(&pool.cells, &thread_ids);
-        // Look often while an app runs, rarely while all is quiet.
-        let tick = if busy > 0 { BLOCKED_AFTER } else { Duration::from_millis(5) };
+        let blocked = count_blocked(&pool.cells, &thread_ids);
+        // Every millisecond while a worker is blocked; otherwise less and less often, down to
+        // every 5 ms: each look wakes this thread, which takes a core from the workers.
+        tick = if blocked > 0 { BLOCKED_AFTER } else { (tick * 2).min(Duration::from_millis(5)) };
         spares.allow(cores + blocked);
         if shutdown.wait_for(tick) {
             break;
@@ -82,27 +84,27 @@ fn work(pool: &Pool, spares: &Spares) {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => {
-                return pool.serving.log.info(&format!("a worker stopped: waiting on epoll failed: {e}"));
+                pool.serving.log.info(&format!("a worker stopped: waiting on epoll failed: {e}"));
+                return;
             }
         }
     }
 }
 
-/// How many workers are inside the app, and how many of them are blocked (or computing long).
-fn count_blocked(cells: &[Arc<Mutex<WorkerState>>], thread_ids: &[AtomicI32]) -> (usize, usize) {
-    let (mut busy, mut blocked) = (0, 0);
+/// How many workers are blocked inside the app (or computing long).
+fn count_blocked(cells: &[Arc<Mutex<WorkerState>>], thread_ids: &[AtomicI32]) -> usize {
+    let mut blocked = 0;
     let now = Instant::now();
     for (cell, thread_id) in cells.iter().zip(thread_ids) {
         let WorkerState::Busy { since, .. } = *lock(cell) else { continue };
         let inside = now.duration_since(since);
-        busy += 1;
         // Read only past BLOCKED_AFTER, when there is a decision to make.
         blocked += usize::from(
             inside > COMPUTING_AFTER
                 || (inside > BLOCKED_AFTER && !is_running(thread_id.load(Ordering::Relaxed))),
         );
     }
-    (busy, blocked)
+    blocked
 }
 
 /// Whether the kernel has this thread of ours running or ready to run (state `R`), rather than
