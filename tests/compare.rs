@@ -204,6 +204,25 @@ fn the_plot_draws_a_line_per_connection_count_and_engine() {
     }
 }
 
+/// Lines two decades apart (a GIL-bound Python server beside ours on `cpu`) get a logarithmic
+/// axis, so that the lower one does not lie flat on zero; lines close together keep a linear one.
+#[test]
+fn the_plot_draws_lines_decades_apart_on_a_log_axis() {
+    let server = |name: &str, rate| {
+        let mut row = at(4, Setup::Threads(2), Shared, rate);
+        row.server = Some(name.to_string());
+        row
+    };
+    let apart = [server("waitress", 480.0), server("wsgi-lab", 61_000.0)];
+    let svg = plot::svg(&apart).unwrap();
+    check_svg(&svg, 2);
+    assert!(svg.contains("ok req/s (log scale) against workers"), "{svg}");
+    let close = [server("waitress", 480.0), server("gunicorn", 900.0)];
+    let svg = plot::svg(&close).unwrap();
+    check_svg(&svg, 2);
+    assert!(svg.contains("ok req/s against workers") && !svg.contains("log scale"), "{svg}");
+}
+
 /// An SVG document, tags balanced, with one `<polyline` per series in each of its two charts
 /// (the series are drawn 2 pixels wide; the axes, also polylines, 1).
 fn check_svg(svg: &str, series: usize) {

@@ -175,8 +175,8 @@ pub struct CompareArgs {
     /// Also write every row to FILE as CSV.
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
-    /// Also draw ok req/s and p99 against threads to FILE as SVG, a line per connection count
-    /// and engine.
+    /// Also draw ok req/s and p99 against workers to FILE as SVG, a line per connection count
+    /// and engine or server (a log axis when lines lie two decades apart).
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
 }
