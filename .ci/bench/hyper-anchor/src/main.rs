@@ -26,7 +26,8 @@ fn main() {
             let (stream, _) = listener.accept().await.unwrap();
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service_fn(hello));
+                let connection =
+                    http1::Builder::new().serve_connection(TokioIo::new(stream), service_fn(hello));
                 let _ = connection.await;
             });
         }
