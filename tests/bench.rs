@@ -4,8 +4,11 @@
 //!
 //! Everything listens on 127.0.0.1 port 0 and every bench is bounded in requests or in time.
 
+mod common;
+
+use common::raw_server;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -33,21 +36,6 @@ fn served(server: &Running, at_least: u64) -> u64 {
         std::thread::sleep(Duration::from_millis(5));
     }
     server.stats().served()
-}
-
-/// A raw server: each accepted connection goes to `answer` on a thread of its own. The
-/// threads are left running when the test ends; the process ending closes their sockets.
-fn raw_server(answer: impl Fn(TcpStream) + Send + Sync + 'static) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let answer = Arc::new(answer);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let answer = answer.clone();
-            std::thread::spawn(move || answer(stream));
-        }
-    });
-    addr
 }
 
 /// Reads one request head (the bench sends no body here). False when the client has gone.

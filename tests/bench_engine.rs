@@ -8,27 +8,15 @@
 //! (That many connections are driven by few threads is `tests/bench_threads.rs`, which must
 //! have its process to itself to count threads.)
 
+mod common;
+
+use common::raw_server;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use wsgi_lab::lab::bench::{BenchConfig, ErrorKind, Progress, Stop, run};
-
-/// A raw server: each accepted connection goes to `answer` on a thread of its own. The
-/// threads are left running when the test ends; the process ending closes their sockets.
-fn raw_server(answer: impl Fn(TcpStream) + Send + Sync + 'static) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let answer = Arc::new(answer);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let answer = answer.clone();
-            std::thread::spawn(move || answer(stream));
-        }
-    });
-    addr
-}
 
 /// Reads one request head and returns its Content-Length (0 if none); `None` when the client
 /// has gone. Reading the request before answering matters: closing a socket with unread bytes

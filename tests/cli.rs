@@ -2,8 +2,11 @@
 //! subcommand, a failure while running one line and exit code 1; `serve` prints its startup
 //! line; `bench` reports on a server it did not start.
 
+mod common;
+
+use common::dev::serve_dev;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 fn wsgi_lab(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_wsgi-lab")).args(args).env("NO_COLOR", "1").output().unwrap();
@@ -212,32 +215,6 @@ fn watch_off_a_terminal_prints_plain_lines_and_a_summary_at_exit() {
     let rest: Vec<String> = stderr.lines().map_while(Result::ok).collect();
     assert!(server.wait().unwrap().success());
     assert!(rest.iter().any(|l| l.starts_with("watch summary: 50 served")), "{rest:?}");
-}
-
-/// Starts `wsgi-lab serve --dev --port 0 ARGS` and reads its stderr up to the line that
-/// contains `until`. Returns the server, its address, what it printed, and its stderr, which
-/// must stay open while the server runs (it writes its access lines there).
-fn serve_dev(args: &[&str], until: &str) -> (Child, String, String, BufReader<ChildStderr>) {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_wsgi-lab"))
-        .args(["serve", "--dev", "--port", "0"])
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(server.stderr.take().unwrap());
-    let mut printed = String::new();
-    while !printed.contains(until) {
-        assert_ne!(stderr.read_line(&mut printed).unwrap(), 0, "no {until:?} in: {printed}");
-    }
-    let addr = printed
-        .split(" * Running on http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in: {printed}"))
-        .to_string();
-    (server, addr, printed, stderr)
 }
 
 /// `GET path` over HTTP/1.1, with `Host` and `Connection: close`; the raw response.

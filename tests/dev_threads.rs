@@ -7,11 +7,10 @@
 
 mod common;
 
-use common::dev::{Dev, Reply, serve};
+use common::dev::{Dev, Reply, serve, serve_dev};
 use common::{CLIENT_TIMEOUT, answered_within, connect, read_to_close, send};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use wsgi_lab::{Body, DevServer, Environ, StartResponse};
@@ -191,24 +190,10 @@ fn a_shutdown_lets_the_request_in_flight_finish() {
     opener.join().unwrap();
 }
 
-/// `wsgi-lab serve --dev --port 0 ARGS`: the banner, up to the `Running on` line, and the
-/// process (killed when the test is done).
+/// `wsgi-lab serve --dev --port 0 ARGS`: its banner, up to the `Press Ctrl+C` line (the process
+/// is killed once it is read).
 fn banner_of(args: &[&str]) -> String {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_wsgi-lab"))
-        .args(["serve", "--dev", "--port", "0"])
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(server.stderr.take().unwrap());
-    let mut banner = String::new();
-    while !banner.contains("Press Ctrl+C") {
-        if stderr.read_line(&mut banner).unwrap_or(0) == 0 {
-            break;
-        }
-    }
+    let (mut server, _, banner, _) = serve_dev(args, "Press Ctrl+C");
     let _ = server.kill();
     let _ = server.wait();
     banner

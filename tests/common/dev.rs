@@ -3,8 +3,9 @@
 //! server always sends one).
 
 use super::{CLIENT_TIMEOUT, Response, exchange};
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -155,4 +156,30 @@ impl Reply {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+}
+
+/// Starts `wsgi-lab serve --dev --port 0 ARGS` and reads its stderr up to the line that
+/// contains `until`. Returns the server, its address, what it printed, and its stderr, which
+/// must stay open while the server runs (it writes its access lines there).
+pub fn serve_dev(args: &[&str], until: &str) -> (Child, String, String, BufReader<ChildStderr>) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wsgi-lab"))
+        .args(["serve", "--dev", "--port", "0"])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut printed = String::new();
+    while !printed.contains(until) {
+        assert_ne!(stderr.read_line(&mut printed).unwrap(), 0, "no {until:?} in: {printed}");
+    }
+    let addr = printed
+        .split(" * Running on http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in: {printed}"))
+        .to_string();
+    (server, addr, printed, stderr)
 }

@@ -11,6 +11,7 @@ pub mod served;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
 use wsgi_lab::{App, Engine, Mode, Options, Running, Server};
 
@@ -345,4 +346,19 @@ pub fn chunked(body: &[u8], sizes: &[usize]) -> Vec<u8> {
     }
     wire.extend_from_slice(b"0\r\n\r\n");
     wire
+}
+
+/// A raw server: each accepted connection goes to `answer` on a thread of its own. The
+/// threads are left running when the test ends; the process ending closes their sockets.
+pub fn raw_server(answer: impl Fn(TcpStream) + Send + Sync + 'static) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answer = Arc::new(answer);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let answer = answer.clone();
+            std::thread::spawn(move || answer(stream));
+        }
+    });
+    addr
 }
