@@ -37,11 +37,6 @@ impl RequestBody {
         self.len == 0
     }
 
-    /// Whether the body went to a temporary file.
-    pub fn is_spooled(&self) -> bool {
-        self.file.is_some()
-    }
-
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         if self.file.is_none() && self.memory.len() + data.len() > self.threshold {
             let mut file = tempfile::tempfile()?;
@@ -135,11 +130,6 @@ impl BodyDecoder {
 }
 
 impl Chunked {
-    /// A decoder at the start of a chunked body.
-    pub fn new() -> Self {
-        Chunked::Size(Vec::new())
-    }
-
     /// Consumes a prefix of `input` (at least one byte) and moves the state on.
     fn step(
         &mut self,
@@ -193,12 +183,6 @@ impl Chunked {
             }
             Chunked::Done => Ok(0),
         }
-    }
-}
-
-impl Default for Chunked {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -305,7 +289,7 @@ mod tests {
     use super::*;
 
     fn decode_all(pieces: &[&[u8]]) -> Result<(Vec<u8>, usize), HttpError> {
-        let mut decoder = BodyDecoder::Chunked(Chunked::new());
+        let mut decoder = BodyDecoder::Chunked(Chunked::Size(Vec::new()));
         let mut body = RequestBody::new(1 << 20);
         let mut used_total = 0;
         for piece in pieces {
@@ -353,7 +337,7 @@ mod tests {
 
     #[test]
     fn body_limit_applies_to_decoded_bytes() {
-        let mut decoder = BodyDecoder::Chunked(Chunked::new());
+        let mut decoder = BodyDecoder::Chunked(Chunked::Size(Vec::new()));
         let mut body = RequestBody::new(1024);
         let err = decoder.decode(b"a\r\n0123456789\r\n0\r\n\r\n", &mut body, 5).unwrap_err();
         assert_eq!(err.status, 413);
@@ -364,9 +348,9 @@ mod tests {
         let mut body = RequestBody::new(10);
         let mut decoder = BodyDecoder::Length(25);
         decoder.decode(b"0123456789", &mut body, 100).unwrap();
-        assert!(!body.is_spooled());
+        assert!(body.file.is_none(), "a small body stays in memory");
         let (used, done) = decoder.decode(b"0123456789abcdefXYZ", &mut body, 100).unwrap();
-        assert_eq!((used, done, body.is_spooled()), (15, true, true));
+        assert_eq!((used, done, body.file.is_some()), (15, true, true));
         let mut out = String::new();
         body.into_reader().unwrap().read_to_string(&mut out).unwrap();
         assert_eq!(out, "01234567890123456789abcde");

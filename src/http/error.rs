@@ -51,20 +51,17 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-/// The reason phrase for the status codes the server itself produces.
+/// The reason phrase of each status the server refuses or fails a request with (an
+/// [`HttpError`]'s); RFC 9110's names.
 pub fn reason(status: u16) -> &'static str {
     match status {
-        100 => "Continue",
-        200 => "OK",
         400 => "Bad Request",
         404 => "Not Found",
-        405 => "Method Not Allowed",
         408 => "Request Timeout",
         413 => "Content Too Large",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         501 => "Not Implemented",
-        503 => "Service Unavailable",
         505 => "HTTP Version Not Supported",
         _ => "Unknown",
     }

@@ -144,7 +144,8 @@ impl RequestParser {
                     return Err(HttpError::new(413, detail));
                 }
                 Framing::Length(n) => BodyDecoder::Length(n),
-                Framing::Chunked => BodyDecoder::Chunked(Chunked::new()),
+                // A chunked body starts with the first chunk's size line.
+                Framing::Chunked => BodyDecoder::Chunked(Chunked::Size(Vec::new())),
             };
             let continue_first = head.expects_continue();
             let body = RequestBody::new(self.limits.spool_threshold);
