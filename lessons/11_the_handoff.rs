@@ -2,7 +2,7 @@
 //! epoll themselves) and `handoff` (waitress's design: a poller waits on epoll and hands each
 //! ready connection to a worker through a queue). What each thread does per request, counted as
 //! wake-ups (voluntary context switches in `/proc/self/task/*/status`), the requests per second
-//! side by side, and where a third wake-up comes from. See `lessons/11_the_handoff.md`.
+//! side by side, and why the pool's queue is not the Rust Book's channel. See `lessons/11_the_handoff.md`.
 //!
 //! `cargo run --release --bin lesson-11-the-handoff` (add `--quick` for a short run).
 
@@ -11,9 +11,8 @@ mod common;
 use common::OrExit;
 mod wake_ups;
 
-use std::collections::VecDeque;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use wake_ups::{Measured, Switches, Verdict};
@@ -68,9 +67,8 @@ fn main() {
     );
     println!(
         "Prediction: shared, about 1 wake-up per request (the worker epoll wakes; at most 1.5).\n\
-         handoff: the poller once, then a worker: 2, and one more because the Book's ThreadPool\n\
-         keeps its idle workers in line at a lock in front of the channel (part 3): about 3, at\n\
-         least 1 more than shared."
+         handoff: the poller once, then a worker: about 2, one more than shared (at least 0.75).\n\
+         (One worker per job, not two: part 3.)"
     );
     let one_shared = measure(Engine::Shared, 1, plan.one_client);
     let one_handoff = measure(Engine::Handoff, 1, plan.one_client);
@@ -95,26 +93,26 @@ fn main() {
     print_counts(&format!("{MANY} clients"), &many_shared, &many_handoff);
     print_verdicts(wake_ups::judge_many_clients((&one_shared, &one_handoff), (&many_shared, &many_handoff)));
 
-    common::heading("3. Where the third wake-up comes from");
+    common::heading("3. Why a job wakes one worker");
     println!(
         "{} jobs, handed one at a time (each once the last is done, and {} µs later, so that it\n\
          finds the workers asleep) to {WORKERS} workers of two queues:\n\
-         - the Book's ThreadPool (src/pool.rs), what the handoff engine uses: the idle workers line up\n\
-         \x20 at a Mutex around the channel's receiver; the one holding it waits in recv\n\
-         - a queue with a condition variable (a VecDeque, a Mutex and a Condvar, in this file), as\n\
-         \x20 waitress's ThreadedTaskDispatcher: every idle worker waits on the condition, and each\n\
-         \x20 job wakes one",
+         - the Rust Book's ThreadPool channel (in this file): the idle workers line up at a Mutex\n\
+         \x20 around the channel's receiver; the one holding it waits in recv\n\
+         - wsgi-lab's ThreadPool (src/pool.rs), what the handoff engine uses: a queue with a\n\
+         \x20 condition variable, as waitress's ThreadedTaskDispatcher: every idle worker waits on\n\
+         \x20 the condition, and each job wakes one",
         plan.jobs,
         PAUSE.as_micros()
     );
     println!(
-        "Prediction: the condition variable, 1 wake-up per job. The Book's pool, 2: the worker in recv\n\
+        "Prediction: wsgi-lab's pool, 1 wake-up per job. The Book's channel, 2: the worker in recv\n\
          wakes with the job and lets go of the lock, which wakes the next worker in line, to take\n\
          its place in recv."
     );
-    let book = per_job("the Book's ThreadPool", plan.jobs, book_pool);
-    let condvar = per_job("a condition variable", plan.jobs, condvar_queue);
-    print_verdicts(wake_ups::judge_queues(book, condvar));
+    let book = per_job("the Book's channel", plan.jobs, book_channel);
+    let pool = per_job("wsgi-lab's ThreadPool", plan.jobs, thread_pool);
+    print_verdicts(wake_ups::judge_queues(book, pool));
 
     common::heading("The reading");
     let extra = one_handoff.wake_ups() - one_shared.wake_ups();
@@ -227,58 +225,38 @@ fn per_job(name: &str, jobs: u64, start: fn() -> Queue) -> f64 {
     per_job
 }
 
-/// The Book's pool, as the handoff engine uses it. Dropping `push` drops the pool, which
-/// closes the channel and joins the workers.
-fn book_pool() -> Queue {
+/// wsgi-lab's pool, as the handoff engine uses it. Dropping `push` drops the pool, which
+/// closes its queue and joins the workers.
+fn thread_pool() -> Queue {
     let pool = ThreadPool::new(NonZeroUsize::new(WORKERS).unwrap());
     Queue { push: Box::new(move |job| pool.execute(job)), prefix: "worker-", stop: Box::new(|| {}) }
 }
 
-/// The jobs and whether the queue is closed, behind one lock; the condition says "changed".
-type Shared = (Mutex<(VecDeque<Job>, bool)>, Condvar);
-
-/// A queue with a condition variable, the shape of waitress's `ThreadedTaskDispatcher`
-/// (`queue_cv`): idle workers all wait on the condition, and each job wakes one.
-fn condvar_queue() -> Queue {
-    let shared: Arc<Shared> = Arc::new((Mutex::new((VecDeque::new(), false)), Condvar::new()));
+/// The Rust Book's pool, reduced to its channel: the workers share one `mpsc::Receiver`
+/// behind a `Mutex`. Dropping `push` drops the sender, which closes the channel.
+fn book_channel() -> Queue {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    let receiver = Arc::new(Mutex::new(receiver));
     let threads: Vec<JoinHandle<()>> = (0..WORKERS)
         .map(|id| {
-            let shared = shared.clone();
+            let receiver = receiver.clone();
             std::thread::Builder::new()
-                .name(format!("queue-{id}"))
-                .spawn(move || condvar_worker(&shared))
+                .name(format!("book-{id}"))
+                .spawn(move || {
+                    loop {
+                        // The Book's line: the guard is a temporary, so the lock is released
+                        // before the job runs, but held while waiting in `recv`.
+                        let message = receiver.lock().unwrap().recv();
+                        match message {
+                            Ok(job) => job(),
+                            Err(_) => break,
+                        }
+                    }
+                })
                 .expect("a thread")
         })
         .collect();
-    let queue = shared.clone();
-    let push = move |job: Job| {
-        queue.0.lock().unwrap().0.push_back(job);
-        // After the lock is released: the woken worker does not then wait for it.
-        queue.1.notify_one();
-    };
-    let stop = move || {
-        shared.0.lock().unwrap().1 = true;
-        shared.1.notify_all();
-        threads.into_iter().for_each(|t| t.join().unwrap());
-    };
-    Queue { push: Box::new(push), prefix: "queue-", stop: Box::new(stop) }
-}
-
-/// One worker of [`condvar_queue`]: take a job, or wait on the condition; run it; again.
-fn condvar_worker(shared: &Shared) {
-    loop {
-        let job = {
-            let mut state = shared.0.lock().unwrap();
-            loop {
-                if let Some(job) = state.0.pop_front() {
-                    break job;
-                }
-                if state.1 {
-                    return;
-                }
-                state = shared.1.wait(state).unwrap();
-            }
-        };
-        job();
-    }
+    let push = move |job: Job| sender.send(job).unwrap();
+    let stop = move || threads.into_iter().for_each(|t| t.join().unwrap());
+    Queue { push: Box::new(push), prefix: "book-", stop: Box::new(stop) }
 }

@@ -140,7 +140,8 @@
 //! | `server::channel` | one connection in pool mode: its parser, its wait, its turn | waitress's `channel.py` |
 //! | `server::handoff`, `server::shared` | who waits on epoll: a poller thread (waitress), or the workers | waitress's `task.py` dispatcher |
 //! | [`shutdown`] | [`ShutdownHandle`], Ctrl+C | `server.shutdown()`, `KeyboardInterrupt` |
-//! | [`pool`] | the Rust Book's `ThreadPool` of `Worker`s, with what a server adds | the Book, ch. 21 |
+//! | [`pool`] | the Rust Book's `ThreadPool` of `Worker`s, with what a server adds, and waitress's queue | the Book, ch. 21; waitress's `ThreadedTaskDispatcher` |
+//! | `sync` | `lock`: a mutex taken whether or not a panic poisoned it | — |
 //! | [`stats`] | what each worker is doing, for the live view | — |
 //! | [`mount`] | `url_prefix` | waitress's `url_prefix` |
 //! | [`validate`](mod@validate) | [`Validator`]: the contract checked on both sides, as middleware | `wsgiref.validate` |
@@ -176,6 +177,7 @@ pub mod router;
 pub mod server;
 pub mod shutdown;
 pub mod stats;
+mod sync;
 pub mod testing;
 pub mod util;
 pub mod validate;

@@ -1,33 +1,37 @@
-//! The `ThreadPool`: N `Worker` threads taking jobs from one channel, first come first served.
+//! The `ThreadPool`: N `Worker` threads taking jobs from one queue, first come first served.
 //!
 //! This is the pool of the Rust Book's web-server chapter ("Turning Our Single-Threaded Server
 //! into a Multithreaded Server", then "Graceful Shutdown and Cleanup"): a `Job` is a boxed
-//! closure, `execute` sends it down an `mpsc` channel, each `Worker` thread takes the next one
-//! from the receiver they share, and dropping the pool closes the channel and joins the workers.
-//! What a server needs on top is marked "Server:" in the code:
+//! closure, `execute` sends it to the workers, each `Worker` thread takes the next one, and
+//! dropping the pool closes the queue and joins the workers. What a server needs on top is
+//! marked "Server:" in the code:
 //!
 //! 1. A job that panics does not take its worker down: the pool stays at full size.
 //! 2. [`ThreadPool::shutdown`] stops waiting at a deadline, for an app that never returns, and
 //!    says how many workers it left running.
-//! 3. A job can queue another ([`ThreadPool::executor`]), and find out which worker runs it
-//!    ([`current_worker`]), for per-worker state such as the live view's.
+//! 3. A job can find out which worker runs it ([`current_worker`]), for per-worker state such as
+//!    the live view's.
+//! 4. The jobs go through a queue with a condition variable (waitress's), not the Book's
+//!    `mpsc` channel behind a `Mutex`, which wakes two workers per job (`src/pool/queue.rs`).
 //!
 //! The Book's workers print `Worker 0 got a job; executing.`; these do not, as a server would
 //! print that for every request.
 //!
-//! **Fairness.** The channel is first in, first out, and whichever worker is free takes the job
+//! **Fairness.** The queue is first in, first out, and whichever worker is free takes the job
 //! at its head. In pool mode a job is one turn of one connection, and a connection has at most
 //! one job queued or running at a time (the server sees to it): so a connection waits behind at
 //! most one job of each other connection, and none can starve another.
 
+mod queue;
+
 use std::cell::Cell;
 use std::num::NonZeroUsize;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+use queue::Queue;
 
 /// A fixed set of worker threads running the jobs sent to them, in the order they were sent.
 ///
@@ -45,13 +49,14 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 ///         sum.fetch_add(n, Ordering::SeqCst);
 ///     });
 /// }
-/// drop(pool); // closes the channel, then waits for the workers: every job has run
+/// drop(pool); // closes the queue, then waits for the workers: every job has run
 /// assert_eq!(sum.load(Ordering::SeqCst), 1 + 2 + 3 + 4);
 /// ```
 pub struct ThreadPool {
     workers: Vec<Worker>,
-    /// `None` once the pool is shutting down: dropping the sender is what closes the channel.
-    sender: Option<mpsc::Sender<Job>>,
+    /// The Book keeps `sender: Option<mpsc::Sender<Job>>`, and closes the channel by dropping
+    /// the sender; here closing is a call ([`Queue::close`]).
+    queue: Arc<Queue>,
 }
 
 impl ThreadPool {
@@ -59,15 +64,14 @@ impl ThreadPool {
     /// `top -H` show the names). The Book asserts `size > 0`; here a zero-sized pool cannot be
     /// written. Panics if the OS refuses to start a thread.
     pub fn new(size: NonZeroUsize) -> ThreadPool {
-        let (sender, receiver) = mpsc::channel();
-        let receiver = Arc::new(Mutex::new(receiver));
+        let queue = Arc::new(Queue::new());
 
         let mut workers = Vec::with_capacity(size.get());
         for id in 0..size.get() {
-            workers.push(Worker::new(id, Arc::clone(&receiver)));
+            workers.push(Worker::new(id, Arc::clone(&queue)));
         }
 
-        ThreadPool { workers, sender: Some(sender) }
+        ThreadPool { workers, queue }
     }
 
     /// Queues a job; the first free worker runs it.
@@ -76,48 +80,14 @@ impl ThreadPool {
         F: FnOnce() + Send + 'static,
     {
         let job = Box::new(f);
-        // The sender is `None` only inside `drop` and `shutdown`, and the workers hold the
-        // receiver until every sender is gone: neither unwrap can fail.
-        self.sender.as_ref().unwrap().send(job).unwrap();
+
+        self.queue.send(job);
     }
 
-    /// Server: a handle that queues jobs on this pool from anywhere, such as from inside a job
-    /// (a connection that needs another turn). It is another sender of the channel: the workers
-    /// stop only once it is dropped too, so drop it before the pool.
-    ///
-    /// ```
-    /// use std::{num::NonZeroUsize, sync::mpsc};
-    /// use wsgi_lab::pool::ThreadPool;
-    ///
-    /// let pool = ThreadPool::new(NonZeroUsize::MIN);
-    /// let (done, finished) = mpsc::channel();
-    /// let again = pool.executor();
-    /// pool.execute(move || again.execute(move || done.send("second job").unwrap()));
-    /// drop(pool);
-    /// assert_eq!(finished.recv().unwrap(), "second job");
-    /// ```
-    pub fn executor(&self) -> Executor {
-        Executor { sender: self.sender.clone().unwrap() }
-    }
-
-    /// How many workers the pool has.
-    ///
-    /// ```
-    /// # use std::num::NonZeroUsize;
-    /// # use wsgi_lab::pool::ThreadPool;
-    /// assert_eq!(ThreadPool::new(NonZeroUsize::new(4).unwrap()).size(), 4);
-    /// ```
-    pub fn size(&self) -> usize {
-        self.workers.len()
-    }
-
-    /// Server: what `drop` does, but waiting only until `deadline`. Closes the channel; the
+    /// Server: what `drop` does, but waiting only until `deadline`. Closes the queue; the
     /// workers finish the jobs already queued, then stop. Returns how many were still running
     /// at the deadline: they are left to finish alone (detached), so that one app that never
     /// returns cannot keep the server from stopping.
-    ///
-    /// Idle workers stop once every sender is gone: an [`Executor`] still held elsewhere, even
-    /// by a running job, keeps them waiting for its jobs, and they count as still running.
     ///
     /// ```
     /// use std::{num::NonZeroUsize, sync::mpsc, time::{Duration, Instant}};
@@ -134,7 +104,7 @@ impl ThreadPool {
     /// drop(release); // the stuck job returns, and its worker ends
     /// ```
     pub fn shutdown(mut self, deadline: Instant) -> usize {
-        drop(self.sender.take());
+        self.queue.close();
 
         let mut still_running = 0;
         for worker in self.workers.drain(..) {
@@ -142,52 +112,24 @@ impl ThreadPool {
                 still_running += 1;
             }
         }
-        // `drop` runs next, with no sender and no workers left: it has nothing to do.
+        // `drop` runs next, with no workers left: it has nothing to wait for.
         still_running
     }
 }
 
 impl Drop for ThreadPool {
-    /// Closes the channel and waits for every worker, however long their jobs take, like the
+    /// Closes the queue and waits for every worker, however long their jobs take, like the
     /// Book's (and like tokio's runtime). A drop cannot report what it would leave behind, and a
     /// thread silently left running the app would be a leak no one sees; a server that must
     /// stop in bounded time calls [`ThreadPool::shutdown`], which can say so.
     fn drop(&mut self) {
-        drop(self.sender.take());
+        self.queue.close();
 
         for worker in self.workers.drain(..) {
             // An error would mean the worker itself panicked, which catching the jobs' panics
             // rules out; there is nothing a drop could do about it anyway.
             let _ = worker.thread.join();
         }
-    }
-}
-
-/// Server: a handle to queue jobs on a [`ThreadPool`] from other threads, or from a job. Cloning
-/// gives another handle to the same channel.
-#[derive(Clone)]
-pub struct Executor {
-    sender: mpsc::Sender<Job>,
-}
-
-impl Executor {
-    /// Queues a job, as [`ThreadPool::execute`] does.
-    ///
-    /// ```
-    /// # use std::num::NonZeroUsize;
-    /// # use wsgi_lab::pool::ThreadPool;
-    /// let pool = ThreadPool::new(NonZeroUsize::MIN);
-    /// let executor = pool.executor();
-    /// std::thread::spawn(move || executor.execute(|| println!("queued from another thread")))
-    ///     .join()
-    ///     .unwrap();
-    /// ```
-    pub fn execute<F>(&self, f: F)
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        // The workers hold the receiver until every sender, this one included, is gone.
-        self.sender.send(Box::new(f)).unwrap();
     }
 }
 
@@ -221,28 +163,26 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(id: usize, receiver: Arc<Mutex<mpsc::Receiver<Job>>>) -> Worker {
+    fn new(id: usize, queue: Arc<Queue>) -> Worker {
         let thread = thread::Builder::new()
             .name(format!("worker-{id}"))
             .spawn(move || {
                 WORKER_ID.set(Some(id));
                 loop {
-                    // The lock guard is a temporary of this statement, so the lock is released
-                    // before the job runs and the next free worker can take the next job (a
-                    // `while let` would hold it for the whole job). It is never poisoned: only
-                    // `recv` runs under it, and `recv` does not panic.
-                    let message = receiver.lock().unwrap().recv();
+                    // The Book: `receiver.lock().unwrap().recv()`. The queue's lock is held
+                    // only while a job is taken, not while it runs, nor while waiting for one.
+                    let message = queue.recv();
 
                     match message {
-                        Ok(job) => {
+                        Some(job) => {
                             // Server: a panic in a job ends the job, not the worker, so the pool
                             // stays at full size. The panic message is still printed. Unwind
                             // safety: what the job leaves half-done is either its own captures,
                             // dropped with it, or behind a mutex that the panic poisons.
                             let _ = panic::catch_unwind(AssertUnwindSafe(job));
                         }
-                        // Every sender is gone and the queue is empty: the pool is shutting down.
-                        Err(_) => break,
+                        // The queue is closed and empty: the pool is shutting down.
+                        None => break,
                     }
                 }
             })

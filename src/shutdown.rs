@@ -1,5 +1,6 @@
 //! Stopping a server: the shutdown handle, and Ctrl+C wired to every server that is serving.
 
+use crate::sync::lock;
 use rustix::event::{EventfdFlags, eventfd};
 use std::net::TcpListener;
 use std::os::fd::OwnedFd;
@@ -61,13 +62,13 @@ impl ShutdownHandle {
         let _ = rustix::net::shutdown(&*self.0.listener, rustix::net::Shutdown::Read);
         let _ = rustix::io::write(&self.0.waker, &1u64.to_ne_bytes());
         // Taking the lock orders this notification after any `wait` that checked the flag.
-        drop(self.0.lock.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(lock(&self.0.lock));
         self.0.stopped.notify_all();
     }
 
     /// Blocks until shutdown is asked for or `timeout` has passed; says whether it was asked for.
     pub(crate) fn wait_for(&self, timeout: Duration) -> bool {
-        let guard = self.0.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = lock(&self.0.lock);
         // A poisoned wait still waited: the flag is what counts.
         let _ = self.0.stopped.wait_timeout_while(guard, timeout, |_| !self.is_requested());
         self.is_requested()
@@ -87,6 +88,7 @@ impl ShutdownHandle {
 /// Ctrl+C, wired once per process to every server that is serving.
 pub(crate) mod ctrl_c {
     use super::ShutdownHandle;
+    use crate::sync::lock;
     use std::sync::{Arc, Mutex, Once};
 
     static SERVING: Mutex<Vec<ShutdownHandle>> = Mutex::new(Vec::new());
@@ -97,7 +99,7 @@ pub(crate) mod ctrl_c {
         INSTALL.call_once(|| {
             // A second Ctrl+C while shutting down means "now": exit at once.
             let _ = ctrlc::set_handler(|| {
-                let serving = SERVING.lock().unwrap_or_else(|e| e.into_inner());
+                let serving = lock(&SERVING);
                 if serving.iter().any(|h| h.is_requested()) {
                     std::process::exit(130);
                 }
@@ -105,7 +107,7 @@ pub(crate) mod ctrl_c {
                 serving.iter().for_each(ShutdownHandle::shutdown);
             });
         });
-        SERVING.lock().unwrap_or_else(|e| e.into_inner()).push(handle.clone());
+        lock(&SERVING).push(handle.clone());
         Guard(handle.clone())
     }
 
@@ -113,7 +115,7 @@ pub(crate) mod ctrl_c {
 
     impl Drop for Guard {
         fn drop(&mut self) {
-            SERVING.lock().unwrap_or_else(|e| e.into_inner()).retain(|h| !Arc::ptr_eq(&h.0, &self.0.0));
+            lock(&SERVING).retain(|h| !Arc::ptr_eq(&h.0, &self.0.0));
         }
     }
 }

@@ -15,7 +15,8 @@
 //! Lock order, everywhere: the list of workers, then the workers' cells in worker order, then
 //! the totals. A writer holds at most one cell.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use crate::sync::lock;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// One worker's state.
@@ -206,9 +207,4 @@ fn add(count: usize, delta: isize) -> usize {
     let sum = count.checked_add_signed(delta);
     debug_assert!(sum.is_some(), "a counter at {count} cannot change by {delta}");
     sum.unwrap_or(0)
-}
-
-/// A lock that a panic elsewhere does not poison for good: the counts stay usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

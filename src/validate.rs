@@ -41,6 +41,7 @@ pub use rules::{REQUIRED_KEYS, check_environ, check_response};
 
 use crate::app::{AppResponse, check_content_length, check_status};
 use crate::handler::{Broken, call_app};
+use crate::sync::lock;
 use crate::{App, Body, Environ, StartResponse};
 use std::sync::Mutex;
 
@@ -110,7 +111,7 @@ impl<A: App> Validator<A> {
     /// The violations found in the call that finished last (empty when it kept the contract).
     /// With several threads calling, "last" is whichever finished last.
     pub fn last_violations(&self) -> Vec<Violation> {
-        self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        lock(&self.last).clone()
     }
 }
 
@@ -130,7 +131,7 @@ impl<A: App> App for Validator<A> {
         } else {
             None
         };
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = found.clone();
+        *lock(&self.last) = found.clone();
         match answered {
             Some(response) if found.is_empty() => {
                 let headers = response.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();

@@ -14,6 +14,7 @@
 //! fixed number of workers, and idle connections hold none).
 
 use super::handler::Handler;
+use crate::sync::lock;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -40,7 +41,7 @@ struct Busy {
 impl Busy {
     fn lock(&self) -> MutexGuard<'_, HashMap<SocketAddr, VecDeque<tiny_http::Request>>> {
         // A request thread never panics while holding the lock; if one did, the map is whole.
-        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.waiting)
     }
 }
 

@@ -8,6 +8,7 @@
 //! line each second in which they changed, and a summary when the server stops.
 
 use crate::stats::{Snapshot, Stats, WorkerState};
+use crate::sync::lock;
 use colored::Colorize;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -171,7 +172,7 @@ struct Inner {
 impl Inner {
     fn finish(&self) {
         self.stop.store(true, Ordering::SeqCst);
-        let mut thread = self.thread.lock().unwrap_or_else(|e| e.into_inner());
+        let mut thread = lock(&self.thread);
         if let Some(thread) = thread.take() {
             let _ = thread.join();
         }
@@ -190,7 +191,7 @@ impl Watch {
                     if terminal { draw(&stats, &view.stop) } else { print(&stats, &view.stop) }
                 },
             );
-        *inner.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread);
+        *lock(&inner.thread) = Some(thread);
         Watch { inner }
     }
 

@@ -20,6 +20,7 @@ use super::serving::Serving;
 use crate::pool::{ThreadPool, current_worker};
 use crate::shutdown::ShutdownHandle;
 use crate::stats::WorkerState;
+use crate::sync::lock;
 use rustix::event::epoll::{self, Event, EventData, EventFlags};
 use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec};
 use std::io;
@@ -332,9 +333,4 @@ impl Pool {
             .log
             .info(&format!("shutdown complete: {completed} requests completed while shutting down{left}"));
     }
-}
-
-/// A lock that a panic elsewhere does not poison for good: the data stays usable.
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

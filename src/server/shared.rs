@@ -17,11 +17,12 @@
 //! worker that computes for longer than [`COMPUTING_AFTER`] counts too, so that a long request
 //! shares the cores with the next ones, as a waitress thread would.
 
-use super::pool::{Pool, lock};
+use super::pool::Pool;
 use super::serving::Serving;
 use crate::pool::{ThreadPool, current_worker};
 use crate::shutdown::ShutdownHandle;
 use crate::stats::WorkerState;
+use crate::sync::lock;
 use std::io;
 use std::net::TcpListener;
 use std::num::NonZeroUsize;
@@ -58,15 +59,12 @@ pub(super) fn serve(
         });
     }
     let mut tick = BLOCKED_AFTER;
-    loop {
+    while !shutdown.wait_for(tick) {
         let blocked = count_blocked(&pool.cells, &thread_ids);
         // Every millisecond while a worker is blocked; otherwise less and less often, down to
         // every 5 ms: each look wakes this thread, which takes a core from the workers.
         tick = if blocked > 0 { BLOCKED_AFTER } else { (tick * 2).min(Duration::from_millis(5)) };
         spares.allow(cores + blocked);
-        if shutdown.wait_for(tick) {
-            break;
-        }
     }
     // Every spare back to epoll, where the shutdown waker ends it.
     spares.allow(usize::MAX);

@@ -2,6 +2,7 @@
 //! open loop's [`Schedule`], and the little they [`Shared`] while running: a start gate, the
 //! tickets of count mode and one progress counter each.
 
+use crate::sync::lock;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Condvar, Mutex};
@@ -81,13 +82,13 @@ pub(super) struct Gate {
 
 impl Gate {
     pub fn open(&self, start: Option<Instant>) {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(start);
+        *lock(&self.state) = Some(start);
         self.opened.notify_all();
     }
 
     /// Waits until the gate opens; the start time, or `None` to give up.
     pub fn wait(&self) -> Option<Instant> {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = lock(&self.state);
         let state = self.opened.wait_while(state, |s| s.is_none()).unwrap_or_else(|e| e.into_inner());
         state.flatten()
     }

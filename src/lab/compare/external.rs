@@ -10,6 +10,7 @@
 
 use super::bench::{self, BenchConfig, Progress, Stop};
 use super::{Config, Row, Setup, Workload, cores, grid_reading, render};
+use crate::sync::lock;
 use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -106,7 +107,7 @@ impl Started {
             let tail = Arc::clone(&tail);
             thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut tail = lock(&tail);
                     if tail.len() == TAIL {
                         tail.pop_front();
                     }
@@ -193,7 +194,7 @@ impl Started {
         while self.readers.iter().any(|r| !r.is_finished()) && Instant::now() < until {
             thread::sleep(Duration::from_millis(10));
         }
-        let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        let tail = lock(&self.tail);
         let lines: Vec<&str> = tail.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect();
         let output = match lines.is_empty() {
             true => "it printed nothing".to_string(),
