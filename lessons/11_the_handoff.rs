@@ -2,7 +2,8 @@
 //! epoll themselves) and `handoff` (waitress's design: a poller waits on epoll and hands each
 //! ready connection to a worker through a queue). What each thread does per request, counted as
 //! wake-ups (voluntary context switches in `/proc/self/task/*/status`), the requests per second
-//! side by side, and why the pool's queue is not the Rust Book's channel. See `lessons/11_the_handoff.md`.
+//! side by side, and why the pool's queue is not the Rust Book's channel. See
+//! `lessons/11_the_handoff.md`.
 //!
 //! `cargo run --release --bin lesson-11-the-handoff` (add `--quick` for a short run).
 
