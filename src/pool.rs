@@ -169,8 +169,9 @@ impl Worker {
             .spawn(move || {
                 WORKER_ID.set(Some(id));
                 loop {
-                    // The Book: `receiver.lock().unwrap().recv()`. The queue's lock is held
-                    // only while a job is taken, not while it runs, nor while waiting for one.
+                    // Server: the Book has `receiver.lock().unwrap().recv()` here, which wakes
+                    // two workers per job (`queue.rs` says why). The queue's lock is held only
+                    // while a job is taken: not while it runs, nor while a worker waits.
                     let message = queue.recv();
 
                     match message {
