@@ -140,8 +140,8 @@ pub enum Engine {
     #[default]
     Shared,
     /// waitress's design: one poller thread waits on epoll and hands each readable connection
-    /// to a worker through a queue: two or more wake-ups per request, and workers that never
-    /// wait on epoll.
+    /// to a worker through a queue: at most two wake-ups per request (the poller's and a
+    /// worker's), and workers that never wait on epoll.
     Handoff,
 }
 
