@@ -259,6 +259,18 @@ fn table(stdout: &str) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// Without --path, `sleep` is asked for 50 ms and every other app for `/`: the header says which.
+#[test]
+fn the_default_path_is_the_apps() {
+    for (app, header) in [("hello", "hello at /, "), ("sleep", "sleep at /?ms=50, ")] {
+        let args = ["compare", "--app", app, "--threads", "1", "-c", "1", "-d", "200ms"];
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_wsgi-lab")).args(args).output().unwrap();
+        let stdout = String::from_utf8(run.stdout).unwrap();
+        assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+        assert!(stdout.starts_with(header), "{app}: {stdout}");
+    }
+}
+
 #[test]
 fn the_exports_hold_the_printed_rows() {
     let dir = tempfile::tempdir().unwrap();

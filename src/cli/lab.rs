@@ -153,9 +153,9 @@ pub struct CompareArgs {
     /// The built-in app to serve (`wsgi-lab serve --help` lists them).
     #[arg(long, default_value = "sleep", value_parser = app_name)]
     app: String,
-    /// The path (and query) to request.
-    #[arg(long, default_value = "/?ms=50", value_parser = request_path)]
-    path: String,
+    /// The path (and query) to request [default: /?ms=50 for the sleep app, / for the others].
+    #[arg(long, value_parser = request_path)]
+    path: Option<String>,
     /// Concurrent keep-alive connections, comma-separated: with more than one count, every
     /// configuration is measured at each, and each count is read on its own.
     #[arg(long, short, value_name = "LIST", value_delimiter = ',', default_value = "10",
@@ -204,7 +204,9 @@ pub fn compare(args: CompareArgs, output: Output) -> Result<(), Failure> {
     }
     let workload = Workload {
         app,
-        path: args.path.clone(),
+        // Without --path: 50 ms of sleep per request, the README's figures; any other app gets
+        // `/` (what wrk or curl would ask for), and its parameters' own defaults.
+        path: args.path.clone().unwrap_or_else(|| if args.app == "sleep" { "/?ms=50" } else { "/" }.into()),
         connections: connections[0],
         duration: args.duration,
         progress: output.progress && std::io::stderr().is_terminal(),
