@@ -347,6 +347,20 @@ fn the_exports_hold_the_printed_rows() {
     check_svg(&std::fs::read_to_string(&svg).unwrap(), 4);
 }
 
+/// `app` in interactive mode: a path left at the old app's default follows the new app's; one
+/// typed in stays.
+#[test]
+fn interactive_app_change_moves_a_default_path_only() {
+    for (path, expected) in [("/?ms=50", "hello at /, "), ("/?ms=20", "hello at /?ms=20, ")] {
+        let start = Workload { path: path.into(), ..workload() };
+        let mut out = Vec::new();
+        interactive("sleep", &start, &[Handoff], &mut Cursor::new("app hello\nq\n"), &mut out, false)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(expected), "from {path}: {text}");
+    }
+}
+
 #[test]
 fn interactive_mode_takes_commands_from_a_pipe() {
     let quick = Workload { duration: Duration::from_millis(100), ..workload() };

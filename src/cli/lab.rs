@@ -204,9 +204,7 @@ pub fn compare(args: CompareArgs, output: Output) -> Result<(), Failure> {
     }
     let workload = Workload {
         app,
-        // Without --path: 50 ms of sleep per request, the README's figures; any other app gets
-        // `/` (what wrk or curl would ask for), and its parameters' own defaults.
-        path: args.path.clone().unwrap_or_else(|| if args.app == "sleep" { "/?ms=50" } else { "/" }.into()),
+        path: args.path.clone().unwrap_or_else(|| compare::default_path(&args.app).into()),
         connections: connections[0],
         duration: args.duration,
         progress: output.progress && std::io::stderr().is_terminal(),

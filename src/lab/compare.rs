@@ -110,6 +110,13 @@ impl Row {
     }
 }
 
+/// The path `compare` asks for when none is given: 50 ms of sleep per request for the `sleep`
+/// app (the README's figures), and `/` for any other app, as wrk or curl would ask (its
+/// parameters keep their own defaults).
+pub fn default_path(app: &str) -> &'static str {
+    if app == "sleep" { "/?ms=50" } else { "/" }
+}
+
 /// Starts a server for `config` (a [`Config`], or a [`Setup`] on the default engine), runs the
 /// workload against it, stops it.
 pub fn measure(workload: &Workload, config: impl Into<Config>) -> Result<Row, String> {

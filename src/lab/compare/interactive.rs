@@ -14,7 +14,7 @@ use std::time::Duration;
 /// What interactive mode answers to `help`.
 const HELP: &str = "\
 a thread count (5) or `single`: measure it, once on each engine, and add the rows
-app NAME          serve another built-in app (the table starts over)
+app NAME          serve another built-in app (the table starts over; a default path follows it)
 path P            request another path, such as /?ms=50 (the table starts over)
 connections N     measure with N connections from now on (each count is read on its own)
 duration S        measure each row for S: 2, 2.5s, 500ms
@@ -74,6 +74,10 @@ pub fn interactive(
             }
             "app" => match crate::apps::by_name(argument) {
                 Some(served) => {
+                    // A path left at the old app's default follows the app; one typed stays.
+                    if workload.path == super::default_path(&app) {
+                        workload.path = super::default_path(argument).to_string();
+                    }
                     (app, workload.app) = (argument.to_string(), served);
                     Ok(true)
                 }
