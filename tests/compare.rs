@@ -259,18 +259,6 @@ fn table(stdout: &str) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-/// Without --path, `sleep` is asked for 50 ms and every other app for `/`: the header says which.
-#[test]
-fn the_default_path_is_the_apps() {
-    for (app, header) in [("hello", "hello at /, "), ("sleep", "sleep at /?ms=50, ")] {
-        let args = ["compare", "--app", app, "--threads", "1", "-c", "1", "-d", "200ms"];
-        let run = std::process::Command::new(env!("CARGO_BIN_EXE_wsgi-lab")).args(args).output().unwrap();
-        let stdout = String::from_utf8(run.stdout).unwrap();
-        assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
-        assert!(stdout.starts_with(header), "{app}: {stdout}");
-    }
-}
-
 #[test]
 fn the_exports_hold_the_printed_rows() {
     let dir = tempfile::tempdir().unwrap();
@@ -345,20 +333,6 @@ fn the_exports_hold_the_printed_rows() {
     }
     // Two connection counts on two engines: four lines in each chart.
     check_svg(&std::fs::read_to_string(&svg).unwrap(), 4);
-}
-
-/// `app` in interactive mode: a path left at the old app's default follows the new app's; one
-/// typed in stays.
-#[test]
-fn interactive_app_change_moves_a_default_path_only() {
-    for (path, expected) in [("/?ms=50", "hello at /, "), ("/?ms=20", "hello at /?ms=20, ")] {
-        let start = Workload { path: path.into(), ..workload() };
-        let mut out = Vec::new();
-        interactive("sleep", &start, &[Handoff], &mut Cursor::new("app hello\nq\n"), &mut out, false)
-            .unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert!(text.contains(expected), "from {path}: {text}");
-    }
 }
 
 #[test]
