@@ -45,7 +45,10 @@ fn a_bad_argument_is_one_line_and_exit_code_2_in_every_subcommand() {
             (&["serve", "--trusted-proxy", "127.0.0.1", "--trusted-proxy-headers", "x-nope"], "x-nope"),
             (&["bench", "ftp://x/"], "bad URL"),
             (&["bench", "http://127.0.0.1:9/", "-H", "no-colon"], "not a header"),
-            (&["bench", "http://127.0.0.1:9/", "-c", "0"], "--connections"),
+            (
+                &["bench", "http://127.0.0.1:9/", "-c", "0"],
+                "\"0\" is not a number of connections: give one from 1",
+            ),
             (&["bench", "http://127.0.0.1:9/", "--rate", "0"], "--rate"),
             (&["bench", "http://127.0.0.1:9/", "-X", "GE T", "-n", "1"], "bad bench settings"),
             (&["compare", "--threads", "0"], "not a configuration"),
@@ -55,6 +58,7 @@ fn a_bad_argument_is_one_line_and_exit_code_2_in_every_subcommand() {
             (&["compare", "--url", "ftp://x/"], "for '--url <URL>': bad URL"),
             (&["compare", "--engine", "nope"], "--engine"),
             (&["compare", "-i", "-c", "1,2"], "interactive mode measures one connection count"),
+            (&["compare", "-c", "3,x"], "for '--connections <LIST>': \"x\" is not a number of connections"),
             (
                 &["compare", "--cmd", "true {threads} {port}", "--threads", "single"],
                 "with --cmd, give thread counts",

@@ -18,8 +18,8 @@ pub struct BenchArgs {
     #[arg(value_parser = http_url)]
     url: String,
     /// Concurrent connections, each one request at a time.
-    #[arg(long, short, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    connections: u32,
+    #[arg(long, short, default_value_t = 10, value_parser = bench::parse_connections)]
+    connections: usize,
     /// Threads driving the connections, each with its own event loop, as wrk's -t [default:
     /// the number of cores].
     #[arg(long, short, value_parser = clap::value_parser!(u32).range(1..=256))]
@@ -76,7 +76,7 @@ pub fn bench(args: BenchArgs, output: Output) -> Result<(), Failure> {
         (None, None) => Stop::Duration(Duration::from_secs(10)),
     };
     let config = BenchConfig {
-        connections: args.connections as usize,
+        connections: args.connections,
         threads: args.threads.map_or_else(bench::default_threads, |t| t as usize),
         stop,
         no_keep_alive: args.no_keep_alive,
@@ -159,8 +159,8 @@ pub struct CompareArgs {
     /// Concurrent keep-alive connections, comma-separated: with more than one count, every
     /// configuration is measured at each, and each count is read on its own.
     #[arg(long, short, value_name = "LIST", value_delimiter = ',', default_value = "10",
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    connections: Vec<u32>,
+          value_parser = bench::parse_connections)]
+    connections: Vec<usize>,
     /// How long each configuration is measured.
     #[arg(long, short, default_value = "2", value_parser = seconds)]
     duration: Duration,
@@ -196,7 +196,7 @@ fn request_path(text: &str) -> Result<String, String> {
 
 pub fn compare(args: CompareArgs, output: Output) -> Result<(), Failure> {
     let app = apps::by_name(&args.app).ok_or_else(|| format!("cannot start the {} app", args.app))?;
-    let mut connections: Vec<usize> = args.connections.iter().map(|&c| c as usize).collect();
+    let mut connections = args.connections.clone();
     connections.dedup();
     if args.interactive && connections.len() > 1 {
         let message = "interactive mode measures one connection count: give --connections one number";

@@ -69,6 +69,15 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 /// server's end another one), and the lab runs on laptops.
 const MAX_CONNECTIONS: usize = 10_000;
 
+/// A number of connections as a person types it (`bench -c 100`, `compare -c 3,10`, interactive
+/// `connections 10`): one from 1 to the most a bench opens, or a message that says so.
+pub fn parse_connections(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_CONNECTIONS).contains(&n) => Ok(n),
+        _ => Err(format!("{text:?} is not a number of connections: give one from 1 to {MAX_CONNECTIONS}")),
+    }
+}
+
 /// More threads than this is refused: past the cores, threads only take turns.
 const MAX_THREADS: usize = 256;
 

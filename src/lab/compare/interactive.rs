@@ -91,13 +91,10 @@ pub fn interactive(
                 Ok(true)
             }
             "path" => Err(format!("{argument:?} is not a path: it starts with /, such as /?ms=50")),
-            "connections" => match argument.parse::<usize>() {
-                Ok(n) if (1..=10_000).contains(&n) => {
-                    workload.connections = n;
-                    Ok(false)
-                }
-                _ => Err(format!("{argument:?} is not a number of connections: give one from 1 to 10000")),
-            },
+            "connections" => crate::lab::bench::parse_connections(argument).map(|n| {
+                workload.connections = n;
+                false
+            }),
             "duration" => duration(argument).map(|d| {
                 workload.duration = d;
                 false
