@@ -50,6 +50,10 @@ fn a_bad_argument_is_one_line_and_exit_code_2_in_every_subcommand() {
                 "\"0\" is not a number of connections: give one from 1",
             ),
             (&["bench", "http://127.0.0.1:9/", "--rate", "0"], "--rate"),
+            (
+                &["bench", "http://127.0.0.1:9/", "-n", "0"],
+                "\"0\" is not a number of requests: give 1 or more",
+            ),
             (&["bench", "http://127.0.0.1:9/", "-X", "GE T", "-n", "1"], "bad bench settings"),
             (&["compare", "--threads", "0"], "not a configuration"),
             (&["compare", "--app", "nope"], "for '--app <APP>': no built-in app \"nope\""),

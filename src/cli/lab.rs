@@ -28,7 +28,7 @@ pub struct BenchArgs {
     #[arg(long, short, value_parser = seconds, conflicts_with = "requests")]
     duration: Option<Duration>,
     /// Stop after exactly this many requests instead.
-    #[arg(long, short = 'n', value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, short = 'n', value_parser = request_count)]
     requests: Option<u64>,
     /// A new connection for every request.
     #[arg(long)]
@@ -50,6 +50,14 @@ pub struct BenchArgs {
     /// schedule (corrected for coordinated omission).
     #[arg(long, value_name = "PER_SEC", value_parser = rate)]
     rate: Option<f64>,
+}
+
+/// A positive number of requests, for `-n`.
+fn request_count(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{text:?} is not a number of requests: give 1 or more, such as 1000")),
+    }
 }
 
 /// A positive number of requests per second (the bench checks the range it supports).
