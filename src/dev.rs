@@ -137,10 +137,11 @@ pub use handler::access_line;
 pub use request::MAX_BODY;
 pub use response::{debug_page, escape};
 
+use crate::app::App;
 use crate::environ::ServerEnviron;
 use crate::proxy::ProxyPolicy;
+use crate::server::Error;
 use crate::validate::Validator;
-use crate::{App, Error};
 use handler::Handler;
 use std::io::{self, IsTerminal};
 use std::net::{SocketAddr, TcpListener};

@@ -18,7 +18,7 @@ pub struct Log {
 
 impl Log {
     /// The log a server's options ask for.
-    pub fn new(options: &crate::Options) -> Log {
+    pub fn new(options: &crate::options::Options) -> Log {
         Log { access: options.log_requests && !options.quiet, quiet: options.quiet }
     }
 

@@ -34,9 +34,10 @@ mod response;
 
 pub use response::{IntoResponse, Response};
 
+use crate::app::{App, Body, StartResponse};
 use crate::apps::query_value;
+use crate::environ::Environ;
 use crate::util::to_utf8;
-use crate::{App, Body, Environ, StartResponse};
 use std::io::Read;
 
 /// A view function as it is stored: the request in, a response out.
@@ -160,7 +161,7 @@ impl Router {
     /// Router::new().route("/", |_: &Request| "Hello, World!").run("127.0.0.1", 5000, true)?;
     /// # Ok::<(), wsgi_lab::Error>(())
     /// ```
-    pub fn run(self, host: &str, port: u16, debug: bool) -> Result<(), crate::Error> {
+    pub fn run(self, host: &str, port: u16, debug: bool) -> Result<(), crate::server::Error> {
         crate::dev::run_dev(self, host, port, debug)
     }
 

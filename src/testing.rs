@@ -2,12 +2,13 @@
 //! handler): the request becomes the same environ a server would build, the app runs with the
 //! same contract checks, and the response comes back as plain values.
 
+use crate::app::App;
+use crate::environ::Environ;
 use crate::environ::ServerEnviron;
 use crate::handler::call_app;
 use crate::http::response::{catch_panic, header};
 use crate::http::{Head, RequestBody};
 use crate::util::setup_testing_defaults;
-use crate::{App, Environ};
 use std::net::SocketAddr;
 
 /// An app's answer: status, headers in the app's order, the whole body.

@@ -2,7 +2,7 @@
 //! [`application_uri`], [`setup_testing_defaults`], plus [`to_utf8`] for PEP 3333's latin-1
 //! strings.
 
-use crate::Environ;
+use crate::environ::Environ;
 use crate::environ::SERVER_SOFTWARE;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 

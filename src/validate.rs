@@ -39,10 +39,11 @@ pub use crate::app::{Rule, Violation};
 pub(crate) use rules::check_body;
 pub use rules::{REQUIRED_KEYS, check_environ, check_response};
 
+use crate::app::{App, Body, StartResponse};
 use crate::app::{AppResponse, check_content_length, check_status};
+use crate::environ::Environ;
 use crate::handler::{Broken, call_app};
 use crate::sync::lock;
-use crate::{App, Body, Environ, StartResponse};
 use std::sync::Mutex;
 
 /// What the validator does with each violation it finds.

@@ -1,6 +1,7 @@
 //! wsgiref's `demo_app`.
 
-use crate::{Body, Environ, StartResponse};
+use crate::app::{Body, StartResponse};
+use crate::environ::Environ;
 
 /// `Hello world!`, a blank line, then every environ entry sorted by key, one `KEY = 'value'`
 /// line each, as wsgiref's `demo_app` prints them.

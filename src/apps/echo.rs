@@ -1,6 +1,7 @@
 //! The `echo` app: what the server made of the request, as JSON.
 
-use crate::{Body, Environ, StartResponse};
+use crate::app::{Body, StartResponse};
+use crate::environ::Environ;
 use std::io::{self, Read};
 
 /// How much of the request body `echo` shows: 4 MiB. The body itself is bounded by the server's

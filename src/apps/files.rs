@@ -1,8 +1,9 @@
 //! The `files` app: the static file server of `python -m http.server`, plus the cache headers a
 //! browser revalidates with, and nothing outside its root.
 
+use crate::app::{App, Body, StartResponse};
+use crate::environ::Environ;
 use crate::util::{request_uri, to_utf8};
-use crate::{App, Body, Environ, StartResponse};
 use httpdate::HttpDate;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::fs::{File, Metadata};

@@ -6,7 +6,8 @@
 //! client, not the operator, chooses these numbers, so none of them may decide alone how much
 //! memory or time one request costs.
 
-use crate::{App, Body, Environ, StartResponse};
+use crate::app::{App, Body, StartResponse};
+use crate::environ::Environ;
 use std::num::IntErrorKind;
 use std::sync::Arc;
 

@@ -5,11 +5,12 @@
 
 use super::request::{self, MAX_BODY};
 use super::response::{self, Answer, Failure};
+use crate::app::App;
+use crate::environ::Environ;
 use crate::environ::ServerEnviron;
 use crate::http::Head;
 use crate::proxy::ProxyPolicy;
 use crate::validate::Validator;
-use crate::{App, Environ};
 use colored::Colorize;
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};

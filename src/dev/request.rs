@@ -2,7 +2,7 @@
 //! [`Head`], the same [`Environ::from_request`], so an app cannot tell the two servers apart
 //! by its environ (`wsgi.multithread` says whether the dev server is threaded).
 
-use crate::Environ;
+use crate::environ::Environ;
 use crate::environ::{ServerEnviron, decode_path, split_target};
 use crate::http::{Head, HttpError, RequestBody, is_tchar};
 use crate::proxy::ProxyPolicy;

@@ -1,13 +1,14 @@
 //! Calling the app and turning what it returned into a `tiny_http` response that keeps our
 //! contract, or into a 500: the debug page (debug on) or a generic one (debug off).
 
+use crate::app::App;
 use crate::app::check_content_length;
+use crate::environ::Environ;
 use crate::environ::SERVER_SOFTWARE;
 use crate::handler::call_app;
 use crate::http::response::catch_panic;
 use crate::http::{Head, HttpError};
 use crate::validate::check_body;
-use crate::{App, Environ};
 use std::io::Cursor;
 
 /// A response ready for tiny_http: a checked status code, checked ASCII headers, the whole body.

@@ -14,7 +14,7 @@
 //! [`servers`]), serving the same app's Python twin beside ours.
 
 use super::bench::{self, BenchConfig, BenchReport, Latency, Progress, Stop};
-use crate::App;
+use crate::app::App;
 use crate::server::{Engine, Mode, Options, Server};
 use colored::Colorize;
 use std::io::Write;

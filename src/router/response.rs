@@ -1,8 +1,8 @@
 //! What a view function returns, and how it becomes a response: [`Response`] and
 //! [`IntoResponse`] (Flask's `make_response`).
 
+use crate::app::{Body, StartResponse};
 use crate::http::response::status_has_body;
-use crate::{Body, StartResponse};
 
 /// A response as a view function builds it: a status code, headers, and a body.
 ///

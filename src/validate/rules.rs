@@ -3,8 +3,8 @@
 //! a list against its headers. Each failure is a [`Violation`] that says what is wrong and what
 //! to do instead.
 
-use crate::Environ;
 use crate::app::{Rule, Violation, check_status};
+use crate::environ::Environ;
 use crate::handler::check_start_response;
 use crate::http::response::status_has_body;
 
