@@ -223,7 +223,7 @@ impl DevServer {
     /// Binds `host:port` (`""` means `127.0.0.1`; port 0 picks a free port).
     pub fn bind(app: impl App + 'static, host: &str, port: u16, debug: bool) -> Result<DevServer, Error> {
         let host = if host.is_empty() { "127.0.0.1" } else { host };
-        let listener = crate::server::bind_listener(host, port)?;
+        let listener = crate::server::bind_listener(host, port, false)?;
         Ok(DevServer::from_listener(listener, app, debug)?)
     }
 

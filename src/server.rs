@@ -133,10 +133,7 @@ impl Server {
     /// Binds a server with the given options and mode.
     pub fn bind(app: impl App + 'static, options: Options, mode: Mode) -> Result<Server, Error> {
         let host = if options.host.is_empty() { "0.0.0.0" } else { options.host.as_str() };
-        let listener = match options.reuse_port {
-            true => bind_reuse_port(host, options.port)?,
-            false => bind_listener(host, options.port)?,
-        };
+        let listener = bind_listener(host, options.port, options.reuse_port)?;
         Server::from_listener(listener, app, options, mode)
     }
 
@@ -343,35 +340,25 @@ impl Drop for Running {
     }
 }
 
-/// Resolves `host` and binds `host:port`, with an error that names the cause.
+/// Resolves `host` and binds `host:port`, with an error that names the cause. With
+/// `reuse_port`, the socket sets `SO_REUSEPORT` ([`Options::reuse_port`]): other sockets that
+/// set it too, of the same user, may bind the same address, and the kernel spreads new
+/// connections among them.
 ///
 /// ```
-/// let listener = wsgi_lab::server::bind_listener("127.0.0.1", 0)?;
+/// use wsgi_lab::server::bind_listener;
+/// let listener = bind_listener("127.0.0.1", 0, false)?;
 /// assert_ne!(listener.local_addr()?.port(), 0);
-/// assert!(wsgi_lab::server::bind_listener("no-such-host.invalid", 80).unwrap_err().to_string().contains("cannot resolve"));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn bind_listener(host: &str, port: u16) -> Result<TcpListener, Error> {
-    listen_on(host, port, false)
-}
-
-/// [`bind_listener`] with `SO_REUSEPORT` ([`Options::reuse_port`]): other sockets that set it
-/// too, of the same user, may bind the same address, and the kernel spreads new connections
-/// among them.
+/// assert!(bind_listener("no-such-host.invalid", 80, false).unwrap_err().to_string().contains("cannot resolve"));
 ///
-/// ```
-/// let first = wsgi_lab::server::bind_reuse_port("127.0.0.1", 0)?;
+/// let first = bind_listener("127.0.0.1", 0, true)?;
 /// let port = first.local_addr()?.port();
-/// let second = wsgi_lab::server::bind_reuse_port("127.0.0.1", port)?;
+/// let second = bind_listener("127.0.0.1", port, true)?;
 /// assert_eq!(second.local_addr()?.port(), port);
-/// assert!(wsgi_lab::server::bind_listener("127.0.0.1", port).is_err());
+/// assert!(bind_listener("127.0.0.1", port, false).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn bind_reuse_port(host: &str, port: u16) -> Result<TcpListener, Error> {
-    listen_on(host, port, true)
-}
-
-fn listen_on(host: &str, port: u16, reuse_port: bool) -> Result<TcpListener, Error> {
+pub fn bind_listener(host: &str, port: u16, reuse_port: bool) -> Result<TcpListener, Error> {
     let resolve_error = |source| Error::Resolve { host: host.to_string(), source };
     let addr = (host, port)
         .to_socket_addrs()
