@@ -34,7 +34,7 @@ pub(super) fn serve(
         });
     };
     // Until the shutdown event.
-    while pool.poll(&mut events, serve)? {}
+    while pool.poll(&mut events, None, serve)? {}
     pool.finish(workers);
     Ok(())
 }

@@ -119,13 +119,18 @@ impl Pool {
         })
     }
 
-    /// Waits for at most `events.capacity()` events, and does what each asks: accepts, sweeps,
-    /// or takes a connection out of the table and hands its turn to `serve`, which must end it
-    /// with [`Pool::serve`]. Returns `Ok(false)` once shutdown was asked for. A signal
-    /// interrupting the wait is not an error.
-    pub fn poll(&self, events: &mut Vec<Event>, serve: impl Fn(usize, Box<Channel>)) -> io::Result<bool> {
+    /// Waits for at most `events.capacity()` events, for at most `wait` (`None`: until there
+    /// is one), and does what each asks: accepts, sweeps, or takes a connection out of the
+    /// table and hands its turn to `serve`, which must end it with [`Pool::serve`]. Returns
+    /// `Ok(false)` once shutdown was asked for. A signal interrupting the wait is not an error.
+    pub fn poll(
+        &self,
+        events: &mut Vec<Event>,
+        wait: Option<&Timespec>,
+        serve: impl Fn(usize, Box<Channel>),
+    ) -> io::Result<bool> {
         events.clear();
-        if let Err(e) = epoll::wait(&self.epoll, rustix::buffer::spare_capacity(events), None)
+        if let Err(e) = epoll::wait(&self.epoll, rustix::buffer::spare_capacity(events), wait)
             && e != rustix::io::Errno::INTR
         {
             return Err(e.into());
