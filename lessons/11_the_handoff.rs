@@ -63,12 +63,13 @@ fn main() {
     common::heading("1. One client: the price of one request");
     println!(
         "One keep-alive connection sends the next request as soon as the last is answered, for {}:\n\
-         every request finds the server asleep.",
+         between two requests the server has nothing else to do.",
         common::secs(plan.one_client)
     );
     println!(
-        "Prediction: shared, about 1 wake-up per request (the worker epoll wakes; at most 1.5).\n\
-         handoff: the poller once, then a worker: about 2, one more than shared (at least 0.75).\n\
+        "Prediction: shared, at most about 1 wake-up per request (the worker epoll wakes; fewer\n\
+         when the next request comes while it still looks, before it sleeps; at most 1.5).\n\
+         handoff: the poller once, then a worker: about 2, at least 0.75 more than shared.\n\
          (One worker per job, not two: part 3.)"
     );
     let one_shared = measure(Engine::Shared, 1, plan.one_client);

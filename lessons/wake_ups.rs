@@ -217,7 +217,9 @@ pub fn judge_one_client(shared: &Measured, handoff: &Measured) -> Vec<Verdict> {
     vec![
         verdict(
             s <= SHARED_AT_MOST,
-            format!("shared: {s:.2} wake-ups per request (predicted: about one, at most {SHARED_AT_MOST})"),
+            format!(
+                "shared: {s:.2} wake-ups per request (predicted: about one or fewer, at most {SHARED_AT_MOST})"
+            ),
         ),
         verdict(
             (POLLER_BETWEEN.0..=POLLER_BETWEEN.1).contains(&poller),
@@ -230,7 +232,7 @@ pub fn judge_one_client(shared: &Measured, handoff: &Measured) -> Vec<Verdict> {
             h >= s + HANDOFF_ADDS,
             format!(
                 "handoff: {h:.2} wake-ups per request, {:+.2} on shared's {s:.2} (predicted: the hand-off \
-                 adds one, at least {HANDOFF_ADDS})",
+                 adds the poller's, at least {HANDOFF_ADDS})",
                 h - s
             ),
         ),
