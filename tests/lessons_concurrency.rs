@@ -6,7 +6,8 @@
 //! checked as ratios with margins wider than the lessons' own verdicts, and the three lessons
 //! run one at a time (a lesson measuring CPU throughput must not share the cores with another).
 
-use std::process::Command;
+mod common;
+
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -23,14 +24,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 fn run(binary: &str) -> String {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let started = Instant::now();
-    let output = Command::new(binary).arg("--quick").output().expect("the lesson runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{binary} failed: {}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = common::lessons::run_lesson(binary, &["--quick"]);
     eprintln!("{binary} --quick took {:.1} s", started.elapsed().as_secs_f64());
     stdout
 }

@@ -7,11 +7,11 @@
 //! depend on how busy the machine is must hold (with margins wider than the lesson's, up to
 //! three runs); the throughput comparison only has to agree with its numbers.
 
+mod common;
 #[path = "../lessons/wake_ups.rs"]
 mod wake_ups;
 
 use std::net::TcpListener;
-use std::process::Command;
 use std::sync::Mutex;
 use wake_ups::{Measured, Verdict};
 use wsgi_lab::{Engine, Mode, Options, Server, apps::hello};
@@ -21,18 +21,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Runs the lesson with `--quick` and returns its stdout; it must exit 0.
 fn run_lesson() -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_lesson-11-the-handoff"))
-        .arg("--quick")
-        .output()
-        .expect("the lesson runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "lesson 11 failed: {}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    common::lessons::run_lesson(env!("CARGO_BIN_EXE_lesson-11-the-handoff"), &["--quick"])
 }
 
 /// The one line starting with `prefix`.

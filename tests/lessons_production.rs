@@ -2,26 +2,20 @@
 //! in quick mode: the lines the pages quote are printed, and the numbers obey the lessons'
 //! claims, checked with margins wider than the lessons' own (ratios and orderings, not times).
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 use std::sync::Mutex;
 
 /// The lessons measure servers on a 2-core machine: one at a time, so that one lesson's load
 /// is not another's noise.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// Runs a lesson binary with `args` and returns its stdout; it must exit 0.
+/// Runs a lesson binary with `args`, one lesson at a time, and returns its stdout; it must
+/// exit 0.
 fn run(binary: &str, args: &[&str]) -> String {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let output = Command::new(binary).args(args).output().expect("run the lesson binary");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{binary} {args:?} exited with {}\nstdout:\n{stdout}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    common::lessons::run_lesson(binary, args)
 }
 
 /// The first line that starts with `prefix`.

@@ -5,21 +5,13 @@
 //! the lesson states); what does not depend on the machine's speed (nginx's turns, its retry,
 //! max_fails, the kernel's spread) must come out as predicted.
 
+mod common;
+
 use std::net::TcpStream;
-use std::process::Command;
 
 /// Runs the lesson with `--quick`; it must exit 0.
 fn run_lesson() -> String {
-    let binary = env!("CARGO_BIN_EXE_lesson-12-past-one-process");
-    let output = Command::new(binary).arg("--quick").output().expect("run the lesson binary");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "the lesson exited with {}\nstdout:\n{stdout}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    common::lessons::run_lesson(env!("CARGO_BIN_EXE_lesson-12-past-one-process"), &["--quick"])
 }
 
 /// The numbers in a line, in order (`×1.49 … ×1.40–×2.60` → `[1.49, 1.40, 2.60]`).

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod dev;
+pub mod lessons;
 pub mod rows;
 pub mod served;
 
