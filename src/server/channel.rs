@@ -1,7 +1,9 @@
 //! One connection in pool mode, waitress's "channel": it owns its socket, its request parser
 //! and what it is waiting for, and knows what to do on its turn, when its wait runs out, and
 //! when it must refuse a request. Its turns come from the pool ([`super::pool`]); between
-//! turns it waits in epoll and holds no thread.
+//! turns it waits in epoll and holds no thread. Single-threaded mode ([`super::single`]) drives
+//! the same channel from its one thread, blocked on the socket between turns: so both modes
+//! keep one set of rules (the header timeout, `100 Continue`, refusing and draining).
 
 use super::serving::Serving;
 use crate::handler::write_error;
@@ -127,7 +129,7 @@ impl Channel {
     fn answer(&mut self, serving: &Serving, cell: &Mutex<WorkerState>, request: Request) -> After {
         serving.stats.started(cell, request.head.request_line().text());
         let mut out = NonBlockingWriter { stream: &self.stream, blocking: false };
-        let written = serving.handler().handle(request, self.peer, true, &mut out);
+        let written = serving.handler().handle(request, self.peer, serving.keep_alive, &mut out);
         let restored = !out.blocking || self.stream.set_nonblocking(true).is_ok();
         serving.stats.finished(cell);
         match written {

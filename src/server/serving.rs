@@ -21,6 +21,9 @@ pub(crate) struct Serving {
     pub log: Log,
     pub options: Options,
     pub stats: Arc<Stats>,
+    /// Whether a connection stays open for the next request: in pool mode. wsgiref's single
+    /// mode closes it after one.
+    pub keep_alive: bool,
 }
 
 impl Serving {
@@ -34,6 +37,7 @@ impl Serving {
             log: Log::new(&server.options),
             options: server.options.clone(),
             stats: server.stats.clone(),
+            keep_alive: server.mode == Mode::Pool,
         }
     }
 

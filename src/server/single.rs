@@ -2,13 +2,14 @@
 //! its request, runs the app, writes the response and closes, then accepts the next. A slow
 //! request delays everyone: that is what this mode is for showing.
 
+use super::channel::{After, Channel};
 use super::serving::Serving;
-use crate::handler::write_error;
-use crate::http::{HttpError, RequestParser, Step};
 use crate::shutdown::ShutdownHandle;
 use crate::stats::WorkerState;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use rustix::event::{PollFd, PollFlags};
+use rustix::time::Timespec;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -44,68 +45,30 @@ pub(super) fn serve(
     Ok(())
 }
 
-/// Single-threaded mode's connection: one request, one response, close.
-fn answer_one(serving: &Serving, mut stream: TcpStream, peer: SocketAddr, worker: &Mutex<WorkerState>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(serving.options.write_timeout));
-    let mut parser = RequestParser::new(serving.options.limits());
-    let deadline = Instant::now() + serving.options.header_timeout;
-    let timed_out = || HttpError::new(408, "no complete request within the header timeout");
-    let refusal = loop {
-        match parser.step() {
-            Ok(Step::Ready(request)) => {
-                serving.stats.started(worker, request.head.request_line().text());
-                let _ = serving.handler().handle(request, peer, false, &mut stream);
-                serving.stats.finished(worker);
-                let _ = stream.shutdown(Shutdown::Both);
-                return;
-            }
-            Ok(Step::SendContinue) => {
-                if stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
-                    return;
-                }
-            }
-            Ok(Step::NeedMore) => {
-                // The head must be complete by the deadline; after it, the body must keep
-                // coming (no silence longer than the header timeout).
-                let left = deadline.saturating_duration_since(Instant::now());
-                let wait = if parser.receiving_body() { serving.options.header_timeout } else { left };
-                if wait.is_zero() {
-                    break timed_out();
-                }
-                let _ = stream.set_read_timeout(Some(wait));
-                match parser.read_from(&mut stream) {
-                    Ok(0) => return, // the client went away
-                    Ok(_) => {}
-                    Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                        break timed_out();
-                    }
-                    Err(_) => return,
-                }
-            }
-            Err(error) => break error,
-        }
-    };
-    serving.log.refused(peer.ip(), refusal.status, &refusal.detail);
-    serving.stats.answered();
-    if write_error(&mut stream, &refusal, 1, false).is_ok() {
-        linger_close(stream);
+/// Single-threaded mode's connection, served to its end on the calling thread: the same
+/// [`Channel`] as in pool mode, with the same rules, but its waits are spent blocked on its
+/// one socket rather than in epoll. It closes after one response: this mode does not keep
+/// connections alive (`Serving::keep_alive`).
+fn answer_one(serving: &Serving, stream: TcpStream, peer: SocketAddr, worker: &Mutex<WorkerState>) {
+    let Ok(mut channel) = Channel::new(stream, peer, serving) else { return };
+    let mut after = After::Requeue;
+    while after != After::Close {
+        after = if after == After::Requeue || readable(&channel) {
+            channel.handle_read(serving, worker)
+        } else {
+            channel.expire(serving)
+        };
     }
 }
 
-/// Closes a connection whose request was refused. The client may still be sending (a body we
-/// will not read); closing at once would make the OS answer with a reset that can destroy our
-/// error response before the client reads it. So: stop writing, drain a little, then close.
-fn linger_close(mut stream: TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    let give_up = Instant::now() + Duration::from_secs(2);
-    let mut sink = [0u8; 16 * 1024];
-    while Instant::now() < give_up {
-        match stream.read(&mut sink) {
-            Ok(n) if n > 0 => {}
-            _ => break,
+/// Waits until bytes arrive on the channel's socket (true), or its deadline passes (false).
+fn readable(channel: &Channel) -> bool {
+    loop {
+        let left = channel.deadline().saturating_duration_since(Instant::now());
+        let timeout = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos().into() };
+        match rustix::event::poll(&mut [PollFd::new(channel.socket(), PollFlags::IN)], Some(&timeout)) {
+            Err(rustix::io::Errno::INTR) => continue,
+            result => return result.is_ok_and(|ready| ready > 0),
         }
     }
 }
