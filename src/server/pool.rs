@@ -127,7 +127,7 @@ impl Pool {
         &self,
         events: &mut Vec<Event>,
         wait: Option<&Timespec>,
-        serve: impl Fn(usize, Box<Channel>),
+        mut serve: impl FnMut(usize, Box<Channel>),
     ) -> io::Result<bool> {
         events.clear();
         if let Err(e) = epoll::wait(&self.epoll, rustix::buffer::spare_capacity(events), wait)
@@ -172,7 +172,7 @@ impl Pool {
 
     /// Puts a channel back after its turn; closes it if asked to, or if the server is shutting
     /// down.
-    fn put_back(&self, token: usize, channel: Box<Channel>, after: After) {
+    pub fn put_back(&self, token: usize, channel: Box<Channel>, after: After) {
         let mut place = lock(&self.places[token]);
         // Checked under the place's lock: shutdown sets `closing`, then empties every place
         // under its lock, so a channel is either closed here or found there.
@@ -326,12 +326,9 @@ impl Pool {
             "shutting down: {} requests running, {} connections waiting for a worker",
             before.in_flight, before.queued
         ));
-        let taken = || self.places.iter().filter(|p| matches!(*lock(p), Place::Taken { .. })).count();
-        while taken() > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let completed = self.serving.stats.served() - before.served;
+        // Joining the workers waits for the turns in progress: a worker ends after its turn.
         let stuck = workers.shutdown(deadline);
+        let completed = self.serving.stats.served() - before.served;
         let left =
             if stuck > 0 { format!(", {stuck} workers still busy were left behind") } else { String::new() };
         self.serving

@@ -16,7 +16,15 @@
 //! time slice, to run another program, is not blocked: a spare would only add switching. And a
 //! worker that computes for longer than [`COMPUTING_AFTER`] counts too, so that a long request
 //! shares the cores with the next ones, as a waitress thread would.
+//!
+//! Under load, a worker takes up to [`BATCH`] ready connections from one `epoll_wait`, serves
+//! the first and leaves the others in a line that every free worker serves from before it asks
+//! epoll again: one system call for several requests, as tokio's workers do. It does so only
+//! while no other worker sleeps in epoll, which would have taken them at once; and a worker
+//! does not go to sleep there while the line holds a connection. So a connection waits in the
+//! line no longer than it would have waited in epoll, even behind a slow app.
 
+use super::channel::{After, Channel};
 use super::pool::Pool;
 use super::serving::Serving;
 use crate::pool::{ThreadPool, current_worker};
@@ -24,11 +32,12 @@ use crate::shutdown::ShutdownHandle;
 use crate::stats::WorkerState;
 use crate::sync::lock;
 use rustix::time::Timespec;
+use std::collections::VecDeque;
 use std::io;
 use std::net::TcpListener;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How long a worker may be inside its app, not running, before a spare takes its place.
@@ -80,24 +89,63 @@ pub(super) fn serve(
 /// and tokio's workers look for work before they park.
 const LOOKS: u32 = 20;
 
-/// One worker: wait, then do what the event asks (serving a turn itself), until shutdown.
+/// How many events a worker takes from epoll at once. More than one only while no other
+/// worker sleeps there (it would take them at once): the turns it does not serve itself wait
+/// in line ([`Seats::line`]) for the next free worker, and each of them saved a call to epoll.
+const BATCH: usize = 16;
+
+/// One worker: serve a turn from the line, or wait on epoll and do what the events ask, until
+/// shutdown.
 fn work(pool: &Pool, spares: &Spares) {
-    // One event at a time: the others stay in epoll for the workers that are free.
-    let mut events = Vec::with_capacity(1);
+    let (mut one, mut batch, mut taken) = (Vec::with_capacity(1), Vec::with_capacity(BATCH), Vec::new());
     let no_wait = Timespec { tv_sec: 0, tv_nsec: 0 };
     let mut looks = 0;
     loop {
-        spares.take_turn();
-        let wait = (looks < LOOKS).then_some(&no_wait);
-        match pool.poll(&mut events, wait, |token, channel| pool.serve(token, channel)) {
-            // Nothing yet: one look more. Something: the next wait starts with looks again.
-            Ok(true) => looks = if events.is_empty() { looks + 1 } else { 0 },
-            Ok(false) => return,
-            Err(e) => {
-                pool.serving.log.info(&format!("a worker stopped: waiting on epoll failed: {e}"));
-                return;
+        let sleep = looks >= LOOKS;
+        let events = {
+            let mut seats = spares.take_turn();
+            if let Some((token, channel)) = seats.line.pop_front() {
+                drop(seats);
+                pool.serve(token, channel);
+                continue;
+            }
+            // Counted under the lock: a worker sleeps in epoll only while the line is empty.
+            seats.sleeping += usize::from(sleep);
+            if seats.sleeping > usize::from(sleep) { &mut one } else { &mut batch }
+        };
+        let polled = pool.poll(events, (!sleep).then_some(&no_wait), |token, channel| {
+            taken.push((token, channel));
+        });
+        let mut taken = taken.drain(..);
+        let first = taken.next();
+        if sleep || taken.len() > 0 {
+            let mut seats = lock(&spares.seats);
+            seats.sleeping -= usize::from(sleep);
+            seats.line.extend(taken);
+            // A worker began to sleep in epoll while these were taken: one back there wakes it.
+            let wake = if seats.sleeping > 0 { seats.line.pop_front() } else { None };
+            drop(seats);
+            if let Some((token, channel)) = wake {
+                pool.put_back(token, channel, After::Requeue);
             }
         }
+        if let Some((token, channel)) = first {
+            pool.serve(token, channel);
+        }
+        match polled {
+            // Nothing yet: one look more. Something: the next wait starts with looks again.
+            Ok(true) => looks = if events.is_empty() { looks + 1 } else { 0 },
+            Ok(false) => break,
+            Err(e) => {
+                pool.serving.log.info(&format!("a worker stopped: waiting on epoll failed: {e}"));
+                break;
+            }
+        }
+    }
+    // Shutdown: the turns in line are served, so that the pool can finish.
+    loop {
+        let Some((token, channel)) = lock(&spares.seats).line.pop_front() else { break };
+        pool.serve(token, channel);
     }
 }
 
@@ -124,27 +172,32 @@ fn is_running(thread_id: i32) -> bool {
     stat.rsplit_once(") ").is_some_and(|(_, fields)| fields.starts_with('R'))
 }
 
-/// The workers that may take requests now (`active`, waiting on epoll or serving), and how
-/// many may. A worker over the number waits on a condition variable, as a spare, until it is
-/// allowed back.
+/// What the workers share besides epoll, behind one lock ([`Seats`]). A worker over the
+/// number allowed waits on a condition variable, as a spare, until it is allowed back.
 struct Spares {
     seats: Mutex<Seats>,
     called: Condvar,
 }
 
 struct Seats {
+    /// The workers that may take requests now (waiting on epoll or serving), and how many may.
     active: usize,
     allowed: usize,
+    /// How many of them sleep in epoll.
+    sleeping: usize,
+    /// Turns taken from epoll in a batch, for the next free worker.
+    line: VecDeque<(usize, Box<Channel>)>,
 }
 
 impl Spares {
     fn new(workers: usize, allowed: usize) -> Spares {
-        Spares { seats: Mutex::new(Seats { active: workers, allowed }), called: Condvar::new() }
+        let seats = Seats { active: workers, allowed, sleeping: 0, line: VecDeque::new() };
+        Spares { seats: Mutex::new(seats), called: Condvar::new() }
     }
 
-    /// Before a worker waits on epoll: if more workers are active than allowed, it steps out
-    /// and waits to be called back.
-    fn take_turn(&self) {
+    /// Before a worker looks for work: if more workers are active than allowed, it steps out
+    /// and waits to be called back. Returns the seats, locked.
+    fn take_turn(&self) -> MutexGuard<'_, Seats> {
         let mut seats = lock(&self.seats);
         if seats.active > seats.allowed {
             seats.active -= 1;
@@ -152,6 +205,7 @@ impl Spares {
             seats = wait.unwrap_or_else(|e| e.into_inner());
             seats.active += 1;
         }
+        seats
     }
 
     /// Sets how many workers may be active, and calls spares in if more are.
