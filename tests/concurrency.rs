@@ -1,5 +1,6 @@
 //! Concurrency and lifetime (SPEC §6): in single-threaded mode a slow request delays everyone
-//! (the lesson), in pool mode it does not; N slow requests on T workers take about N / T rounds;
+//! (the lesson), in pool mode it does not; N slow requests on T workers take about N / T rounds,
+//! and requests that arrive together run side by side;
 //! a quick request is not held behind long computing ones; stalled half-requests and hundreds of idle connections hold no worker, and no active
 //! connection starves; shutdown finishes the response in flight; a panicking app leaves the
 //! pool at full size; the thread count does not grow with connections; past the connection
@@ -128,6 +129,31 @@ fn more_sleeping_workers_than_cores_run_side_by_side(engine: Engine) {
     );
 }
 common::each_engine!(more_sleeping_workers_than_cores_run_side_by_side);
+
+/// Slow requests written at the same moment, one per worker: one round, side by side. They
+/// reach epoll together, and a worker of the shared engine may take several at once; the ones
+/// it does not serve itself must go to the other workers, asleep in epoll or not (if they
+/// waited for it instead, this would take a round per request). As many workers as cores, so
+/// that no spare comes to the rescue.
+fn requests_arriving_together_run_side_by_side(engine: Engine) {
+    let _alone = alone();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let sleep = Duration::from_millis(400);
+    let server = run(apps::sleep, pool_of(cores, engine), Mode::Pool);
+    let mut streams = connections(&server, cores);
+    let request = format!("GET /?ms={} HTTP/1.1\r\nHost: x\r\n\r\n", sleep.as_millis());
+    let started = Instant::now();
+    // Back to back from one thread, so that they are all in epoll when a worker wakes.
+    for stream in &mut streams {
+        send(stream, request.as_bytes());
+    }
+    for stream in &mut streams {
+        assert_eq!(read_response(stream, false).status, 200);
+    }
+    let took = started.elapsed();
+    assert!(took < sleep.mul_f64(1.5), "{cores} requests of {sleep:?} on {cores} workers took {took:?}");
+}
+common::each_engine!(requests_arriving_together_run_side_by_side);
 
 /// A request that computes for `?ms=` milliseconds (spinning, never sleeping), or a quick answer.
 fn spin(environ: &Environ, start_response: StartResponse) -> Body {

@@ -122,10 +122,11 @@ fn work(pool: &Pool, spares: &Spares) {
             let mut seats = lock(&spares.seats);
             seats.sleeping -= usize::from(sleep);
             seats.line.extend(taken);
-            // A worker began to sleep in epoll while these were taken: one back there wakes it.
-            let wake = if seats.sleeping > 0 { seats.line.pop_front() } else { None };
+            // Workers that began to sleep in epoll while these were taken: a turn for each,
+            // put back there, wakes them.
+            let back: Vec<_> = (0..seats.sleeping).map_while(|_| seats.line.pop_front()).collect();
             drop(seats);
-            if let Some((token, channel)) = wake {
+            for (token, channel) in back {
                 pool.put_back(token, channel, After::Requeue);
             }
         }
