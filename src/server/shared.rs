@@ -107,15 +107,15 @@ fn work(pool: &Pool, spares: &Spares) {
             if let Some((token, channel)) = seats.line.pop_front() {
                 drop(seats);
                 pool.serve(token, channel);
+                looks = 0;
                 continue;
             }
             // Counted under the lock: a worker sleeps in epoll only while the line is empty.
             seats.sleeping += usize::from(sleep);
             if seats.sleeping > usize::from(sleep) { &mut one } else { &mut batch }
         };
-        let polled = pool.poll(events, (!sleep).then_some(&no_wait), |token, channel| {
-            taken.push((token, channel));
-        });
+        let wait = (!sleep).then_some(&no_wait);
+        let polled = pool.poll(events, wait, |token, channel| taken.push((token, channel)));
         let mut taken = taken.drain(..);
         let first = taken.next();
         if sleep || taken.len() > 0 {

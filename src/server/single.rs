@@ -67,6 +67,7 @@ fn readable(channel: &Channel) -> bool {
         let left = channel.deadline().saturating_duration_since(Instant::now());
         let timeout = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos().into() };
         match rustix::event::poll(&mut [PollFd::new(channel.socket(), PollFlags::IN)], Some(&timeout)) {
+            // A signal ended the wait early: wait again, for what is left.
             Err(rustix::io::Errno::INTR) => continue,
             result => return result.is_ok_and(|ready| ready > 0),
         }
