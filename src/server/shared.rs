@@ -112,6 +112,7 @@ fn work(pool: &Pool, spares: &Spares) {
             }
             // Counted under the lock: a worker sleeps in epoll only while the line is empty.
             seats.sleeping += usize::from(sleep);
+            // A batch only while no other worker sleeps there ([`BATCH`]).
             if seats.sleeping > usize::from(sleep) { &mut one } else { &mut batch }
         };
         let wait = (!sleep).then_some(&no_wait);
@@ -122,8 +123,8 @@ fn work(pool: &Pool, spares: &Spares) {
             let mut seats = lock(&spares.seats);
             seats.sleeping -= usize::from(sleep);
             seats.line.extend(taken);
-            // Workers that began to sleep in epoll while these were taken: a turn for each,
-            // put back there, wakes them.
+            // Nothing waits in line while workers sleep in epoll. Some may have begun to sleep
+            // while these were taken: a turn for each, put back in epoll, wakes them.
             let back: Vec<_> = (0..seats.sleeping).map_while(|_| seats.line.pop_front()).collect();
             drop(seats);
             for (token, channel) in back {
