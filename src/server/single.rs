@@ -51,6 +51,8 @@ pub(super) fn serve(
 /// connections alive (`Serving::keep_alive`).
 fn answer_one(serving: &Serving, stream: TcpStream, peer: SocketAddr, worker: &Mutex<WorkerState>) {
     let Ok(mut channel) = Channel::new(stream, peer, serving) else { return };
+    // `Requeue` (more to read now, or a refused request's input to drain): another turn at once.
+    // `Wait`: a turn when bytes arrive, or the channel's deadline rule when its wait runs out.
     let mut after = After::Requeue;
     while after != After::Close {
         after = if after == After::Requeue || readable(&channel) {
