@@ -67,8 +67,9 @@ fn answer_one(serving: &Serving, stream: TcpStream, peer: SocketAddr, worker: &M
 fn readable(channel: &Channel) -> bool {
     loop {
         let left = channel.deadline().saturating_duration_since(Instant::now());
-        let timeout = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos().into() };
-        match rustix::event::poll(&mut [PollFd::new(channel.socket(), PollFlags::IN)], Some(&timeout)) {
+        // rustix's conversion; a wait too long for it is a wait without end.
+        let timeout = Timespec::try_from(left).ok();
+        match rustix::event::poll(&mut [PollFd::new(channel.socket(), PollFlags::IN)], timeout.as_ref()) {
             // A signal ended the wait early: wait again, for what is left.
             Err(rustix::io::Errno::INTR) => continue,
             result => return result.is_ok_and(|ready| ready > 0),

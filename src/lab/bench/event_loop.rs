@@ -177,12 +177,11 @@ impl<'a> Driver<'a> {
             self.events.clear();
             let polling = busy && Instant::now() < poll_until;
             let timeout = if polling { Duration::ZERO } else { timeout };
-            let timeout =
-                Timespec { tv_sec: timeout.as_secs() as i64, tv_nsec: timeout.subsec_nanos().into() };
+            let timeout = Timespec::try_from(timeout).ok();
             // An interrupted wait is an empty one; any other error cannot be fixed by waiting
             // again, and the clock still ends the bench.
             let _ =
-                epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut self.events), Some(&timeout));
+                epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut self.events), timeout.as_ref());
             if !polling || !self.events.is_empty() {
                 return;
             }
